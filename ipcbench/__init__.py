@@ -1,0 +1,27 @@
+"""ipcbench: throughput and latency of Python's inter-process communication, measured honestly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = ["__version__", "load", "run"]
+
+
+def run(**options: Any) -> Any:
+    """Run a sweep with the CLI's option names (``sizes=["64", "4K"]``, ``quick=True``, ...)
+    and return the rows as a pandas DataFrame. Writes the same result files as the CLI."""
+    import pandas as pd
+
+    from ipcbench.runner import Runner
+    from ipcbench.sweep import build_settings
+
+    result = Runner(build_settings(options)).run()
+    return pd.DataFrame(result.rows)
+
+
+def load(path: str) -> Any:
+    """Load result files (a CSV, a machine folder or the results root) as one DataFrame."""
+    from ipcbench.loader import load as _load
+
+    return _load(path)

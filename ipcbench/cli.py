@@ -1,0 +1,174 @@
+"""Command line: ``ipcbench run | list | ...``. User errors: one line on stderr, exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from ipcbench.errors import IpcbenchError
+
+# Subcommands provided by their own modules: each has register(subparsers) and main(args).
+COMMAND_MODULES = (
+    "ipcbench.commands.summarize",
+    "ipcbench.commands.compare",
+    "ipcbench.commands.plot",
+    "ipcbench.commands.report",
+)
+
+EPILOG = """examples:
+  ipcbench run --quick                       every transport x pattern on a small grid (~1 min)
+  ipcbench run -t pipe,queue -p stream -s 64,4K,1MiB --repeats 10
+  ipcbench run --config sweep.toml           the same keys as the flags, in a TOML file
+  ipcbench list                              transports, the patterns and parameters they take
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise IpcbenchError(f"{message} (see '{self.prog} --help')")
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run a sweep and write results/<machine-id>/<timestamp>.csv",
+        description="Run a benchmark sweep. Every list flag takes comma-separated values.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("-t", "--transports", help="transports (default: all; see 'ipcbench list')")
+    p.add_argument("-p", "--patterns", help="patterns: pingpong, stream, proxy_ops (default: all)")
+    p.add_argument("-s", "--sizes", help="payload sizes, e.g. 64,4K,1MiB,16M "
+                   "(default: 8 B to 16 MiB, about powers of 4)")
+    p.add_argument("--payload-kinds", help="bytes (default) and/or object (a Python structure of "
+                   "about the same pickled size, so pickling cost shows)")
+    p.add_argument("--start-methods", help="fork, spawn, forkserver (default: the platform's)")
+    p.add_argument("--maxsize", help="queue maxsize values (queue types only; 0 = unbounded)")
+    p.add_argument("--placements", help="CPU placement: unpinned (default), same (all processes "
+                   "on one CPU), split (parent and children on different CPUs)")
+    p.add_argument("--repeats", type=str, help="measured repeats per case (default 5)")
+    p.add_argument("--warmups", type=str, help="warm-up batches per case (default 1)")
+    p.add_argument("--target-time", type=str, help="seconds per repeat; the message count is "
+                   "calibrated to reach it (default 0.1)")
+    p.add_argument("--timeout", type=str, help="seconds per case before it is stopped as "
+                   "status=timeout (default 60)")
+    p.add_argument("--seed", type=str, help="seed of the case order shuffle (default: random, "
+                   "recorded in the metadata)")
+    p.add_argument("--quick", action="store_true", default=None,
+                   help="small grid: 64 B, 4 KiB, 256 KiB; 3 repeats; short target time")
+    p.add_argument("-o", "--out", help="results folder (default: results/)")
+    p.add_argument("-q", "--quiet", action="store_true", default=None, help="no progress output")
+    p.add_argument("-c", "--config", help="TOML file with the same keys as the flags "
+                   "(flags given on the command line win)")
+    p.set_defaults(func=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ipcbench.runner import Runner
+    from ipcbench.summary import format_summary
+    from ipcbench.sweep import build_settings, load_config
+
+    options = load_config(args.config) if args.config else {}
+    for key in ("transports", "patterns", "sizes", "payload_kinds", "start_methods", "maxsize",
+                "placements", "repeats", "warmups", "target_time", "timeout", "seed", "quick",
+                "out", "quiet"):
+        value = getattr(args, key)
+        if value is not None:
+            options[key] = value
+    settings = build_settings(options)
+    result = Runner(settings).run()
+    if not settings.quiet:
+        print(format_summary(result.rows))
+        warnings = _warnings(result)
+        for warning in warnings[:5]:
+            print(f"warning: {warning}", file=sys.stderr)
+        if len(warnings) > 5:
+            print(f"... {len(warnings)} stability warnings in all; see {result.paths.meta} or "
+                  "'ipcbench summarize'", file=sys.stderr)
+    print(f"results: {result.paths.csv}")
+    if result.interrupted:
+        print("interrupted: the CSV holds every case finished so far", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _warnings(result: object) -> list[str]:
+    import json
+
+    meta = json.loads(result.paths.meta.read_text())  # type: ignore[attr-defined]
+    warnings: list[str] = meta.get("warnings", [])
+    return warnings
+
+
+def _add_list(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("list", help="list transports with the patterns and parameters they take")
+    p.set_defaults(func=cmd_list)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from ipcbench import patterns, transports
+
+    print("transports:")
+    for cls in transports.all_transports():
+        params = ["payload: " + "/".join(cls.payload_kinds())]
+        if cls.uses_maxsize:
+            params.append("maxsize")
+        if cls.ops:
+            params.append("ops: " + "/".join(cls.ops))
+        if cls.in_process:
+            params.append("in-process (no start method)")
+        reason = cls.unavailable_reason()
+        status = f"  [unavailable: {reason}]" if reason else ""
+        print(f"  {cls.name:<15} {cls.description}{status}")
+        print(f"  {'':<15} patterns: {', '.join(cls.patterns)}; {'; '.join(params)}")
+    print("patterns:")
+    for name, text in patterns.DESCRIPTIONS.items():
+        print(f"  {name:<15} {text}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="ipcbench",
+        description="Measure throughput and latency of Python multiprocessing IPC.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from ipcbench import __version__
+
+    parser.add_argument("--version", action="version", version=f"ipcbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_run(sub)
+    _add_list(sub)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        code: int = args.func(args)
+        return code
+    except IpcbenchError as exc:
+        print(f"ipcbench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("ipcbench: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""The case driver: one process per case, in its own process group, started by the runner.
+
+It pins itself, opens the channel and starts the workers (untimed), calibrates the message
+count to the target time, warms up, runs the repeats and sends each finished row to the
+runner at once. Any failure ends the case with a status; cleanup always runs.
+
+Messages to the runner (over ``report``): ``("row", fields, samples_bytes)`` per repeat, then
+``("end", status, error)``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from ipcbench import patterns, transports
+from ipcbench.errors import DeliveryError
+from ipcbench.latency import latency_columns
+from ipcbench.params import Case
+from ipcbench.patterns.base import ChildFailed, Measurement, Placement, Session
+from ipcbench.sweep import Settings
+
+MAX_PROXY_BYTES = 256 * 1024**2  # bound on what one batch stores in a Manager dict/list
+
+
+class CaseTimeout(Exception):
+    """The runner's watchdog asked this case to stop (SIGTERM)."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise CaseTimeout("stopped by the watchdog")
+
+
+def placement_cpus(placement: str) -> Placement | str:
+    """CPUs for each role, or the reason the placement is not possible here."""
+    if placement == "unpinned":
+        return Placement(None, None)
+    try:
+        allowed = sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        return "CPU affinity is not supported on this platform"
+    if placement == "same":
+        return Placement([allowed[0]], [allowed[0]])
+    if len(allowed) < 2:
+        return "placement 'split' needs at least 2 usable CPUs"
+    return Placement([allowed[0]], [allowed[1]])
+
+
+def calibrate(run: Callable[[int], Measurement], target_ns: float, min_n: int, max_n: int) -> int:
+    """Grow the batch ×4 until it takes ≥ 1/8 of the target, then scale to the target."""
+    n = 1
+    while True:
+        elapsed_ns = max(run(n).elapsed_ns, 1)
+        if elapsed_ns * 8 >= target_ns or n >= max_n:
+            break
+        n = min(max_n, n * 4)
+    return max(min_n, min(max_n, math.ceil(n * target_ns / elapsed_ns)))
+
+
+def row_fields(case: Case, m: Measurement, payload_bytes: int, wire_bytes: int) -> dict[str, Any]:
+    """Measurement -> result columns (throughput in messages/s and MB/s, 1 MB = 10^6 bytes)."""
+    elapsed_s = m.elapsed_ns / 1e9
+    moved = m.n_messages * payload_bytes * (2 if case.pattern == "pingpong" else 1)
+    fields: dict[str, Any] = {
+        "n_messages": m.n_messages,
+        "wire_bytes": wire_bytes,
+        "elapsed_s": elapsed_s,
+        "producer_elapsed_s": None if m.producer_elapsed_ns is None else m.producer_elapsed_ns / 1e9,
+        "msgs_per_s": m.n_messages / elapsed_s if elapsed_s > 0 else None,
+        "mb_per_s": moved / elapsed_s / 1e6 if elapsed_s > 0 else None,
+    }
+    if m.samples_ns is not None:
+        fields.update(latency_columns(m.samples_ns))
+    return fields
+
+
+def max_messages(case: Case, settings: Settings) -> int:
+    if case.pattern == "proxy_ops":
+        return max(1, min(settings.max_messages, MAX_PROXY_BYTES // case.payload_bytes))
+    return settings.max_messages
+
+
+def drive(case: Case, settings: Settings, report: Any) -> None:
+    """Entry point of the case process."""
+    os.setpgid(0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner owns Ctrl-C
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGUSR1, _on_child_failed)
+    status, error = "ok", ""
+    try:
+        _measure(_open_session(case), case, settings, report)
+    except _Skip as skip:
+        status, error = "skipped", str(skip)
+    except DeliveryError as exc:
+        status, error = "error", f"delivery check failed: {exc}"
+    except ChildFailed as exc:
+        status, error = exc.status, str(exc)
+    except CaseTimeout as exc:
+        status, error = "timeout", str(exc)
+    except Exception as exc:  # EOF from a dead child, an OS error or a bug: report, keep going
+        failure = _child_failure()
+        if failure is not None:
+            status, error = failure.status, str(failure)
+        else:
+            status, error = "error", f"{type(exc).__name__}: {exc}"
+    finally:
+        _close(_current.get("session"), graceful=status == "ok")
+    report.send(("end", status, error))
+
+
+class _Skip(Exception):
+    pass
+
+
+_current: dict[str, Session] = {}
+
+
+def _on_child_failed(signum: int, frame: Any) -> None:
+    session = _current.get("session")
+    failure = session.children.failure if session is not None else None
+    if failure is not None:
+        raise failure
+
+
+def _child_failure() -> ChildFailed | None:
+    """The failure of a child that died, if one did (its EOF may beat the watcher's signal)."""
+    session = _current.get("session")
+    if session is None:
+        return None
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    return session.children.wait_failure(1.0)
+
+
+def _open_session(case: Case) -> Session:
+    cls = transports.get(case.transport)
+    reason = cls.unavailable_reason()
+    if reason:
+        raise _Skip(reason)
+    placement = placement_cpus(case.placement)
+    if isinstance(placement, str):
+        raise _Skip(placement)
+    if placement.parent:
+        os.sched_setaffinity(0, placement.parent)
+    import multiprocessing
+
+    ctx = multiprocessing.get_context(case.start_method or None)
+    session = patterns.get(case.pattern)(case, cls(), ctx, placement)
+    _current["session"] = session  # before start(): a half-started session is cleaned up too
+    session.start()
+    return session
+
+
+def _measure(session: Session, case: Case, settings: Settings, report: Any) -> None:
+    limit = max_messages(case, settings)
+    n = calibrate(session.run, settings.target_time_s * 1e9, settings.min_messages, limit)
+    for _ in range(settings.warmups):
+        session.run(n)
+    for repeat in range(settings.repeats):
+        m = session.run(n)
+        fields = row_fields(case, m, case.payload_bytes, session.wire_bytes)
+        fields["repeat"] = repeat
+        samples = m.samples_ns.tobytes() if m.samples_ns is not None else b""
+        report.send(("row", fields, samples))
+
+
+def _close(session: Session | None, graceful: bool) -> None:
+    if session is None:
+        return
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    try:
+        session.close(graceful=graceful)
+    except Exception:  # cleanup must not mask the case's status; the runner reaps the group
+        pass
+    finally:
+        _current.clear()

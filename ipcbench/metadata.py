@@ -1,0 +1,145 @@
+"""Machine and software facts recorded beside every run (``<stamp>.meta.json``)."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import platform
+import re
+import subprocess
+from datetime import datetime, timezone
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+DEPENDENCIES = ("ipcbench", "pyperf", "pandas", "numpy", "matplotlib", "psutil")
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo, or platform.processor() elsewhere."""
+    text = _read("/proc/cpuinfo") or ""
+    for key in ("model name", "Hardware", "Processor", "cpu model"):
+        match = re.search(rf"^{key}\s*:\s*(.+)$", text, re.MULTILINE)
+        if match:
+            return match.group(1).strip()
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def logical_cpus() -> int:
+    return os.cpu_count() or 1
+
+
+def physical_cores() -> int | None:
+    try:
+        import psutil
+
+        cores: int | None = psutil.cpu_count(logical=False)
+        return cores
+    except Exception:  # psutil may be unable to tell inside some VMs
+        return None
+
+
+def cpu_freq_mhz() -> float | None:
+    raw = _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq")
+    if raw and raw.isdigit():
+        return int(raw) / 1000.0
+    match = re.search(r"^cpu MHz\s*:\s*([\d.]+)", _read("/proc/cpuinfo") or "", re.MULTILINE)
+    return float(match.group(1)) if match else None
+
+
+def governor() -> str | None:
+    return _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
+
+
+def loadavg() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def machine_id() -> str:
+    """A stable, readable id: CPU slug + logical CPUs + hash of the host identity.
+
+    The hostname itself is never stored; /etc/machine-id (or the hostname) only feeds the hash.
+    """
+    identity = _read("/etc/machine-id") or platform.node()
+    digest = hashlib.sha256(f"{identity}|{cpu_model()}".encode()).hexdigest()[:8]
+    model = re.sub(r"\((r|tm)\)", "", cpu_model().lower())
+    slug = re.sub(r"[^a-z0-9]+", "-", model)
+    slug = re.sub(r"-(cpu|processor|with|radeon|graphics).*$", "", slug).strip("-")[:32]
+    return f"{slug or 'cpu'}-{logical_cpus()}cpu-{digest}"
+
+
+def versions() -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for name in DEPENDENCIES:
+        try:
+            found[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def git_commit() -> str | None:
+    """The commit of the ipcbench checkout, if it is one (dirty trees get a '+dirty' suffix)."""
+    repo = Path(__file__).resolve().parent.parent
+    if not (repo / ".git").exists():
+        return None
+    try:
+        sha = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sha + ("+dirty" if dirty else "")
+
+
+def utc_stamp(now: datetime | None = None) -> str:
+    """A filesystem-safe UTC timestamp, e.g. 20261128T120501Z."""
+    return (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+
+
+def collect() -> dict[str, Any]:
+    """Everything known about this machine and software, as JSON-ready values."""
+    uname = platform.uname()
+    return {
+        "machine_id": machine_id(),
+        "timestamp_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "cpu_model": cpu_model(),
+        "physical_cores": physical_cores(),
+        "logical_cpus": logical_cpus(),
+        "cpu_freq_mhz": cpu_freq_mhz(),
+        "governor": governor(),
+        "os": uname.system,
+        "kernel": uname.release,
+        "arch": uname.machine,
+        "python_version": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "start_method_default": multiprocessing.get_start_method(allow_none=False),
+        "start_methods_available": multiprocessing.get_all_start_methods(),
+        "versions": versions(),
+        "git_commit": git_commit(),
+        "loadavg": loadavg(),
+        "memory_bytes": _memory_bytes(),
+    }
+
+
+def _memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (OSError, ValueError, AttributeError):
+        return None

@@ -1,0 +1,122 @@
+"""Parameters: human sizes, the frozen Case, and expansion of a sweep into applicable cases."""
+
+from __future__ import annotations
+
+import multiprocessing
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ipcbench.errors import IpcbenchError
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1024,
+    "kb": 1024,
+    "kib": 1024,
+    "m": 1024**2,
+    "mb": 1024**2,
+    "mib": 1024**2,
+    "g": 1024**3,
+    "gb": 1024**3,
+    "gib": 1024**3,
+}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+# 8 B .. 16 MiB, about powers of 4.
+DEFAULT_SIZES: tuple[int, ...] = (
+    8, 32, 128, 512, 2048, 8192, 32768, 131072, 524288, 2097152, 8388608, 16777216,
+)
+QUICK_SIZES: tuple[int, ...] = (64, 4096, 262144)
+PAYLOAD_KINDS: tuple[str, ...] = ("bytes", "object")
+PLACEMENTS: tuple[str, ...] = ("unpinned", "same", "split")
+MAX_PAYLOAD_BYTES = 1024**3
+
+
+def parse_size(text: str | int) -> int:
+    """Parse a human size: 64, 4K, 4KiB, 1MiB, 16M (binary units). Raises IpcbenchError."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        value = text
+    else:
+        match = _SIZE_RE.match(str(text))
+        unit = match.group(2).lower() if match else ""
+        if not match or unit not in _UNITS:
+            raise IpcbenchError(
+                f"cannot parse size {text!r}; use a whole number of bytes or a unit: "
+                "64, 4K, 4KiB, 1MiB, 16M"
+            )
+        value = int(float(match.group(1)) * _UNITS[unit])
+    if value < 1:
+        raise IpcbenchError(f"size {text!r} must be at least 1 byte")
+    if value > MAX_PAYLOAD_BYTES:
+        raise IpcbenchError(f"size {text!r} is larger than the 1 GiB limit; use a smaller size")
+    return value
+
+
+def human_size(n_bytes: int) -> str:
+    """64 -> '64 B', 4096 -> '4 KiB', 1048576 -> '1 MiB'."""
+    for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n_bytes >= factor and n_bytes % factor == 0:
+            return f"{n_bytes // factor} {unit}"
+    return f"{n_bytes} B"
+
+
+@dataclass(frozen=True, order=True)
+class Case:
+    """One combination of parameters; a result row is this plus measurements.
+
+    ``maxsize`` is None where it does not apply (Pipe, SimpleQueue, floors); ``op`` names the
+    operation for patterns that time single calls (``proxy_ops``) and is "" otherwise.
+    ``fault`` is for tests only (fault injection in the children) and is never a CSV column.
+    """
+
+    transport: str
+    pattern: str
+    payload_bytes: int
+    payload_kind: str = "bytes"
+    start_method: str = "fork"
+    maxsize: int | None = None
+    op: str = ""
+    producers: int = 1
+    consumers: int = 1
+    placement: str = "unpinned"
+    fault: str = field(default="", compare=False)
+
+    def params(self) -> dict[str, Any]:
+        """The parameter columns of this case (see results.PARAM_COLUMNS)."""
+        data = asdict(self)
+        data.pop("fault")
+        return data
+
+    def label(self) -> str:
+        extra = f" maxsize={self.maxsize}" if self.maxsize is not None else ""
+        op = f"/{self.op}" if self.op else ""
+        return (
+            f"{self.transport} {self.pattern}{op} {human_size(self.payload_bytes)} "
+            f"{self.payload_kind} {self.start_method} {self.placement}{extra}"
+        )
+
+
+def default_start_method() -> str:
+    return multiprocessing.get_context().get_start_method()
+
+
+def check_choices(kind: str, values: Iterable[str], valid: Sequence[str]) -> list[str]:
+    """Return values as a list, or raise naming the valid ones."""
+    chosen = list(values)
+    for value in chosen:
+        if value not in valid:
+            raise IpcbenchError(f"unknown {kind} {value!r}; valid: {', '.join(valid)}")
+    if not chosen:
+        raise IpcbenchError(f"no {kind} given; valid: {', '.join(valid)}")
+    return chosen
+
+
+def dedupe(values: Iterable[Any]) -> list[Any]:
+    """Keep the first occurrence of each value, in order."""
+    seen: dict[Any, None] = {}
+    for value in values:
+        seen.setdefault(value, None)
+    return list(seen)

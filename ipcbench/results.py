@@ -1,0 +1,189 @@
+"""Result files: the row schema shared by runner, storage, stats, plots and reports.
+
+A run writes three files side by side in ``results/<machine-id>/``:
+
+* ``<stamp>.csv``        one row per (case, repeat), appended and flushed after every case
+* ``<stamp>.meta.json``  machine and software metadata (see ``metadata.py``)
+* ``<stamp>.samples.csv.gz``  raw per-message latencies, long format ``row_id,lat_ns``
+  (one gzip member appended per case, so a crash loses nothing already written)
+
+Schema history (bump SCHEMA_VERSION and add a line + an upgrade step when columns change):
+
+* 1 -- first version (measurement core).
+
+This module uses only the standard library so the runner never imports pandas.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ipcbench.errors import IpcbenchError
+
+SCHEMA_VERSION = 1
+
+# Parameter columns: together they identify a case (never a made-up name).
+PARAM_COLUMNS: tuple[str, ...] = (
+    "transport",
+    "pattern",
+    "op",
+    "payload_bytes",
+    "payload_kind",
+    "start_method",
+    "maxsize",
+    "producers",
+    "consumers",
+    "placement",
+)
+
+LATENCY_COLUMNS: tuple[str, ...] = (
+    "lat_min_us",
+    "lat_mean_us",
+    "lat_p50_us",
+    "lat_p90_us",
+    "lat_p99_us",
+    "lat_p999_us",
+    "lat_max_us",
+)
+
+COLUMNS: tuple[str, ...] = (
+    "schema_version",
+    "run_id",
+    "row_id",
+    "machine_id",
+    "logical_cpus",
+    *PARAM_COLUMNS,
+    "repeat",
+    "status",
+    "error",
+    "n_messages",
+    "wire_bytes",
+    "elapsed_s",
+    "producer_elapsed_s",
+    "msgs_per_s",
+    "mb_per_s",
+    *LATENCY_COLUMNS,
+)
+
+STATUSES: tuple[str, ...] = ("ok", "error", "timeout", "crash", "skipped")
+
+SAMPLES_COLUMNS: tuple[str, ...] = ("row_id", "lat_ns")
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """The three files of one run."""
+
+    csv: Path
+    meta: Path
+    samples: Path
+
+    @classmethod
+    def for_csv(cls, csv_path: Path) -> RunPaths:
+        stem = csv_path.name[: -len(".csv")] if csv_path.name.endswith(".csv") else csv_path.name
+        return cls(
+            csv=csv_path,
+            meta=csv_path.with_name(stem + ".meta.json"),
+            samples=csv_path.with_name(stem + ".samples.csv.gz"),
+        )
+
+
+def _format(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+class ResultWriter:
+    """Appends rows to a run's CSV and samples file, flushing after every case."""
+
+    def __init__(self, paths: RunPaths, *, resume: bool = False) -> None:
+        self.paths = paths
+        exists = paths.csv.exists()
+        if exists and not resume:
+            raise IpcbenchError(f"{paths.csv} already exists; refusing to overwrite it")
+        self._fh = open(paths.csv, "a", newline="", encoding="utf-8")  # noqa: SIM115
+        self._writer = csv.DictWriter(self._fh, fieldnames=COLUMNS, extrasaction="raise")
+        if not exists:
+            self._writer.writeheader()
+            self._flush()
+
+    def write_case(
+        self, rows: Sequence[Mapping[str, Any]], samples: Mapping[str, Iterable[int]]
+    ) -> None:
+        """Write all rows of one case and their raw samples, then fsync both files."""
+        for row in rows:
+            self._writer.writerow({col: _format(row.get(col)) for col in COLUMNS})
+        self._flush()
+        if samples:
+            buf = io.StringIO()
+            for row_id, lat_ns in samples.items():
+                buf.writelines(f"{row_id},{v}\n" for v in lat_ns)
+            new_file = not self.paths.samples.exists()
+            with gzip.open(self.paths.samples, "at", encoding="utf-8", compresslevel=3) as gz:
+                if new_file:
+                    gz.write(",".join(SAMPLES_COLUMNS) + "\n")
+                gz.write(buf.getvalue())
+
+    def _flush(self) -> None:
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> ResultWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """Read a result CSV as strings (no pandas); refuses files that are not ipcbench results."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            header = reader.fieldnames or []
+            _check_header(path, header)
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise IpcbenchError(f"cannot read results file {path}: {exc}") from None
+    for row in rows:
+        if row.get("schema_version") != str(SCHEMA_VERSION):
+            raise IpcbenchError(
+                f"{path}: schema_version {row.get('schema_version')!r} is not supported "
+                f"(this ipcbench reads {SCHEMA_VERSION}); re-run the benchmark or upgrade ipcbench"
+            )
+    return rows
+
+
+def _check_header(path: Path, header: Sequence[str]) -> None:
+    if not header:
+        raise IpcbenchError(f"{path} is empty; pass a CSV written by 'ipcbench run'")
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise IpcbenchError(
+            f"{path} is not an ipcbench result file (missing columns: {', '.join(missing[:5])}); "
+            "pass a CSV written by 'ipcbench run'"
+        )
+
+
+def read_samples(path: Path) -> Iterator[tuple[str, int]]:
+    """Yield (row_id, lat_ns) pairs from a samples file."""
+    with gzip.open(path, "rt", encoding="utf-8") as gz:
+        header = gz.readline().strip()
+        if header != ",".join(SAMPLES_COLUMNS):
+            raise IpcbenchError(f"{path} is not an ipcbench samples file")
+        for line in gz:
+            row_id, _, lat = line.rstrip("\n").partition(",")
+            yield row_id, int(lat)

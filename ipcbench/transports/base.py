@@ -1,0 +1,79 @@
+"""What a transport is: a name, the patterns it supports, and how to open a channel.
+
+A channel has two endpoints: ``parent`` (used by the case driver) and ``child`` (passed to one
+worker process). ``send``/``recv`` carry one message each way; object-wire transports carry
+``(seq, payload)`` tuples, bytes-wire transports carry frames (see ``verify.py``).
+Endpoints must survive pickling into a spawned child (multiprocessing reduces Connections,
+Queues and Manager proxies itself while a Process starts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ipcbench.params import Case
+
+
+class Endpoint:
+    """One side of a channel."""
+
+    def send(self, msg: Any) -> None:
+        raise NotImplementedError
+
+    def recv(self) -> Any:
+        raise NotImplementedError
+
+    def in_child(self) -> None:
+        """Called once in the worker process before use (e.g. to take raw fds)."""
+
+    def close(self) -> None:
+        """Release OS resources held by this side (idempotent)."""
+
+    def abandon(self) -> None:
+        """Prepare to close after a failure: don't wait to flush data nobody will read."""
+
+
+@dataclass
+class Channel:
+    parent: Endpoint
+    child: Endpoint
+    # Called by the driver after the case, in order (e.g. Manager.shutdown).
+    cleanups: list[Any] = field(default_factory=list)
+    # pids of helper processes the channel started (a Manager server), for pinning and checks.
+    helper_pids: list[int] = field(default_factory=list)
+
+    def close(self) -> None:
+        for ep in (self.parent, self.child):
+            ep.close()
+        for cleanup in self.cleanups:
+            cleanup()
+
+
+class Transport:
+    """Base class: subclasses set the class attributes and implement ``open``."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    wire: ClassVar[str] = "object"  # "object" (pickled tuples) or "bytes" (frames)
+    patterns: ClassVar[tuple[str, ...]] = ("pingpong", "stream")
+    uses_maxsize: ClassVar[bool] = False
+    in_process: ClassVar[bool] = False  # floors with no IPC (memcpy, pickle)
+    floor: ClassVar[bool] = False
+    ops: ClassVar[tuple[str, ...]] = ()  # proxy_ops operations
+
+    @classmethod
+    def payload_kinds(cls) -> tuple[str, ...]:
+        return ("bytes",) if cls.wire == "bytes" else ("bytes", "object")
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """None when usable here, else why not (a missing optional package, say)."""
+        return None
+
+    def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:
+        """Create the channel in the driver, outside any timed region.
+
+        ``duplex`` asks for both directions (ping-pong); otherwise child -> parent suffices.
+        """
+        raise NotImplementedError

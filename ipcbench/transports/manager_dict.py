@@ -1,0 +1,22 @@
+"""Manager().dict() proxy: a child sets keys, the parent gets them back (proxy_ops)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ipcbench.params import Case
+from ipcbench.transports.base import Channel, Transport
+from ipcbench.transports.manager import manager_channel, start_manager
+from ipcbench.transports.proxies import ProxyEnd
+
+
+class ManagerDictTransport(Transport):
+    name = "manager_dict"
+    description = "Manager().dict() proxy: set by a child, get by the parent"
+    patterns = ("proxy_ops",)
+    ops = ("set", "get")
+
+    def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:
+        manager = start_manager(ctx)
+        proxy = manager.dict()
+        return manager_channel(manager, ProxyEnd(proxy, "dict"), ProxyEnd(proxy, "dict"))

@@ -1,0 +1,22 @@
+"""Manager().list() proxy: a child appends items, the parent reads them back (proxy_ops)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ipcbench.params import Case
+from ipcbench.transports.base import Channel, Transport
+from ipcbench.transports.manager import manager_channel, start_manager
+from ipcbench.transports.proxies import ProxyEnd
+
+
+class ManagerListTransport(Transport):
+    name = "manager_list"
+    description = "Manager().list() proxy: append by a child, get by the parent"
+    patterns = ("proxy_ops",)
+    ops = ("append", "get")
+
+    def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:
+        manager = start_manager(ctx)
+        proxy = manager.list()
+        return manager_channel(manager, ProxyEnd(proxy, "list"), ProxyEnd(proxy, "list"))

@@ -1,0 +1,21 @@
+"""Manager().Queue(maxsize): every put/get is a round trip to the manager process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ipcbench.params import Case
+from ipcbench.transports.base import Channel, Transport
+from ipcbench.transports.manager import manager_channel, start_manager
+from ipcbench.transports.queues import queue_channel
+
+
+class ManagerQueueTransport(Transport):
+    name = "manager_queue"
+    description = "Manager().Queue(maxsize) proxy, put/get"
+    uses_maxsize = True
+
+    def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:
+        manager = start_manager(ctx)
+        parent, child = queue_channel(lambda: manager.Queue(case.maxsize or 0), duplex)
+        return manager_channel(manager, parent, child)

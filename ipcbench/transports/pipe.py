@@ -1,0 +1,19 @@
+"""multiprocessing.Pipe(): one duplex connection pair, send/recv (pickled)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ipcbench.params import Case
+from ipcbench.transports.base import Channel, Transport
+from ipcbench.transports.connection import ObjectConn
+
+
+class PipeTransport(Transport):
+    name = "pipe"
+    description = "multiprocessing.Pipe() duplex, send/recv (pickled)"
+    endpoint = ObjectConn
+
+    def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:
+        a, b = ctx.Pipe(duplex=True)
+        return Channel(parent=self.endpoint(a, a), child=self.endpoint(b, b))

@@ -1,0 +1,50 @@
+"""Endpoints over queue-like objects (multiprocessing queues and Manager queue proxies)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ipcbench.transports.base import Endpoint
+
+
+class QueueEnd(Endpoint):
+    """put/get on two queues (out, in); either may be None for one-way use.
+
+    With ``task_done`` the receiver calls ``task_done()`` after every ``get()`` (JoinableQueue).
+    Queues are shared objects, so ``close`` is a no-op: the driver owns them.
+    """
+
+    def __init__(self, out_q: Any, in_q: Any, task_done: bool = False) -> None:
+        self.out_q = out_q
+        self.in_q = in_q
+        self.task_done = task_done
+        if out_q is not None:
+            self.send = out_q.put  # type: ignore[method-assign]
+        if in_q is not None:
+            self.recv = self._get_done if task_done else in_q.get  # type: ignore[method-assign]
+
+    def _get_done(self) -> Any:
+        item = self.in_q.get()
+        self.in_q.task_done()
+        return item
+
+    def abandon(self) -> None:
+        for q in (self.out_q, self.in_q):
+            cancel = getattr(q, "cancel_join_thread", None)  # Queue, JoinableQueue
+            if cancel is not None:
+                cancel()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"out_q": self.out_q, "in_q": self.in_q, "task_done": self.task_done}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
+
+
+def queue_channel(make: Any, duplex: bool, task_done: bool = False) -> tuple[QueueEnd, QueueEnd]:
+    """Parent and child endpoints over one queue (child -> parent) or two (both ways)."""
+    up = make()
+    if not duplex:
+        return QueueEnd(None, up, task_done), QueueEnd(up, None, task_done)
+    down = make()
+    return QueueEnd(down, up, task_done), QueueEnd(up, down, task_done)

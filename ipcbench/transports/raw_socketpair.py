@@ -1,0 +1,23 @@
+"""Floor: socket.socketpair() carrying raw bytes (what Pipe() uses underneath on Unix)."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from ipcbench.params import Case
+from ipcbench.transports.base import Channel, Transport
+from ipcbench.transports.rawfd import SocketEnd
+from ipcbench.verify import SEQ_BYTES
+
+
+class RawSocketpairTransport(Transport):
+    name = "raw_socketpair"
+    description = "floor: socket.socketpair(), sendall/recv_into a preallocated buffer"
+    wire = "bytes"
+    floor = True
+
+    def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:
+        frame_bytes = SEQ_BYTES + case.payload_bytes
+        a, b = socket.socketpair()
+        return Channel(parent=SocketEnd(a, a, frame_bytes), child=SocketEnd(b, b, frame_bytes))

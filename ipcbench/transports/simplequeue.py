@@ -1,0 +1,18 @@
+"""multiprocessing.SimpleQueue: a pipe plus locks, pickled in the calling thread, unbounded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ipcbench.params import Case
+from ipcbench.transports.base import Channel, Transport
+from ipcbench.transports.queues import queue_channel
+
+
+class SimpleQueueTransport(Transport):
+    name = "simplequeue"
+    description = "multiprocessing.SimpleQueue, put/get"
+
+    def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:
+        parent, child = queue_channel(ctx.SimpleQueue, duplex)
+        return Channel(parent=parent, child=child)

@@ -1,0 +1,68 @@
+"""Every transport x pattern with real processes, under fork and spawn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ipcbench import transports
+from ipcbench.latency import PERCENTILES
+
+
+def _expected_cases() -> int:
+    total = 0
+    for cls in transports.all_transports():
+        for pattern in cls.patterns:
+            total += len(cls.ops) if pattern == "proxy_ops" else 1
+    return total
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_every_transport_and_pattern(run_sweep: Any, start_method: str) -> None:
+    rows = run_sweep(sizes="64,70K", start_methods=start_method)
+    failed = [(r["transport"], r["pattern"], r["error"]) for r in rows if r["status"] != "ok"]
+    assert failed == []
+    cases = {(r["transport"], r["pattern"], r["op"], r["payload_bytes"]) for r in rows}
+    assert len(cases) == 2 * _expected_cases()
+    for row in rows:
+        assert row["n_messages"] >= 2 and row["elapsed_s"] > 0 and row["msgs_per_s"] > 0
+        assert row["start_method"] == ("" if row["transport"] in ("memcpy", "pickle")
+                                       else start_method)
+        if row["pattern"] in ("pingpong", "proxy_ops"):
+            assert row["lat_min_us"] <= row["lat_p50_us"] <= row["lat_p99_us"] <= row["lat_max_us"]
+            assert set(PERCENTILES) <= set(row)
+        else:
+            assert "lat_p50_us" not in row
+            if row["transport"] not in ("memcpy", "pickle"):
+                # the last send can return after the consumer verified it
+                assert 0 < row["producer_elapsed_s"] < 2 * row["elapsed_s"]
+
+
+def test_object_payloads_and_maxsize(run_sweep: Any) -> None:
+    rows = run_sweep(transports="pipe,queue,manager_queue,manager_dict,pickle",
+                     sizes="4K", payload_kinds="object", maxsize="1,0", start_methods="forkserver")
+    assert {r["status"] for r in rows} == {"ok"}
+    assert {(r["transport"], r["maxsize"]) for r in rows if r["pattern"] == "stream"} == {
+        ("pipe", None), ("queue", 1), ("queue", 0), ("manager_queue", 1), ("manager_queue", 0),
+        ("pickle", None)}
+    assert all(r["wire_bytes"] > 4096 * 0.8 for r in rows)
+
+
+def test_placement_same_and_split(run_sweep: Any) -> None:
+    rows = run_sweep(transports="pipe", patterns="pingpong", sizes="64", placements="same,split")
+    by_placement = {r["placement"]: r for r in rows}
+    assert by_placement["same"]["status"] == "ok"
+    import os
+
+    if len(os.sched_getaffinity(0)) >= 2:
+        assert by_placement["split"]["status"] == "ok"
+    else:
+        assert by_placement["split"]["status"] == "skipped"
+
+
+def test_large_payload_16mib(run_sweep: Any) -> None:
+    rows = run_sweep(transports="pipe_bytes,queue,raw_pipe", patterns="stream", sizes="16M",
+                     repeats=1)
+    assert [r["status"] for r in rows] == ["ok"] * 3
+    assert all(r["mb_per_s"] > 1 for r in rows)
