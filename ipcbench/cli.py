@@ -40,28 +40,53 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("-t", "--transports", help="transports (default: all; see 'ipcbench list')")
     p.add_argument("-p", "--patterns", help="patterns: pingpong, stream, proxy_ops (default: all)")
-    p.add_argument("-s", "--sizes", help="payload sizes, e.g. 64,4K,1MiB,16M "
-                   "(default: 8 B to 16 MiB, about powers of 4)")
-    p.add_argument("--payload-kinds", help="bytes (default) and/or object (a Python structure of "
-                   "about the same pickled size, so pickling cost shows)")
+    p.add_argument(
+        "-s",
+        "--sizes",
+        help="payload sizes, e.g. 64,4K,1MiB,16M (default: 8 B to 16 MiB, about powers of 4)",
+    )
+    p.add_argument(
+        "--payload-kinds",
+        help="bytes (default) and/or object (a Python structure of "
+        "about the same pickled size, so pickling cost shows)",
+    )
     p.add_argument("--start-methods", help="fork, spawn, forkserver (default: the platform's)")
     p.add_argument("--maxsize", help="queue maxsize values (queue types only; 0 = unbounded)")
-    p.add_argument("--placements", help="CPU placement: unpinned (default), same (all processes "
-                   "on one CPU), split (parent and children on different CPUs)")
+    p.add_argument(
+        "--placements",
+        help="CPU placement: unpinned (default), same (all processes "
+        "on one CPU), split (parent and children on different CPUs)",
+    )
     p.add_argument("--repeats", type=str, help="measured repeats per case (default 5)")
     p.add_argument("--warmups", type=str, help="warm-up batches per case (default 1)")
-    p.add_argument("--target-time", type=str, help="seconds per repeat; the message count is "
-                   "calibrated to reach it (default 0.1)")
-    p.add_argument("--timeout", type=str, help="seconds per case before it is stopped as "
-                   "status=timeout (default 60)")
-    p.add_argument("--seed", type=str, help="seed of the case order shuffle (default: random, "
-                   "recorded in the metadata)")
-    p.add_argument("--quick", action="store_true", default=None,
-                   help="small grid: 64 B, 4 KiB, 256 KiB; 3 repeats; short target time")
+    p.add_argument(
+        "--target-time",
+        type=str,
+        help="seconds per repeat; the message count is calibrated to reach it (default 0.1)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=str,
+        help="seconds per case before it is stopped as status=timeout (default 60)",
+    )
+    p.add_argument(
+        "--seed",
+        type=str,
+        help="seed of the case order shuffle (default: random, recorded in the metadata)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        default=None,
+        help="small grid: 64 B, 4 KiB, 256 KiB; 3 repeats; short target time",
+    )
     p.add_argument("-o", "--out", help="results folder (default: results/)")
     p.add_argument("-q", "--quiet", action="store_true", default=None, help="no progress output")
-    p.add_argument("-c", "--config", help="TOML file with the same keys as the flags "
-                   "(flags given on the command line win)")
+    p.add_argument(
+        "-c",
+        "--config",
+        help="TOML file with the same keys as the flags (flags given on the command line win)",
+    )
     p.set_defaults(func=cmd_run)
 
 
@@ -71,9 +96,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ipcbench.sweep import build_settings, load_config
 
     options = load_config(args.config) if args.config else {}
-    for key in ("transports", "patterns", "sizes", "payload_kinds", "start_methods", "maxsize",
-                "placements", "repeats", "warmups", "target_time", "timeout", "seed", "quick",
-                "out", "quiet"):
+    for key in (
+        "transports",
+        "patterns",
+        "sizes",
+        "payload_kinds",
+        "start_methods",
+        "maxsize",
+        "placements",
+        "repeats",
+        "warmups",
+        "target_time",
+        "timeout",
+        "seed",
+        "quick",
+        "out",
+        "quiet",
+    ):
         value = getattr(args, key)
         if value is not None:
             options[key] = value
@@ -85,8 +124,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         for warning in warnings[:5]:
             print(f"warning: {warning}", file=sys.stderr)
         if len(warnings) > 5:
-            print(f"... {len(warnings)} stability warnings in all; see {result.paths.meta} or "
-                  "'ipcbench summarize'", file=sys.stderr)
+            print(
+                f"... {len(warnings)} stability warnings in all; see {result.paths.meta} or "
+                "'ipcbench summarize'",
+                file=sys.stderr,
+            )
     print(f"results: {result.paths.csv}")
     if result.interrupted:
         print("interrupted: the CSV holds every case finished so far", file=sys.stderr)

@@ -68,7 +68,9 @@ def row_fields(case: Case, m: Measurement, payload_bytes: int, wire_bytes: int) 
         "n_messages": m.n_messages,
         "wire_bytes": wire_bytes,
         "elapsed_s": elapsed_s,
-        "producer_elapsed_s": None if m.producer_elapsed_ns is None else m.producer_elapsed_ns / 1e9,
+        "producer_elapsed_s": None
+        if m.producer_elapsed_ns is None
+        else m.producer_elapsed_ns / 1e9,
         "msgs_per_s": m.n_messages / elapsed_s if elapsed_s > 0 else None,
         "mb_per_s": moved / elapsed_s / 1e6 if elapsed_s > 0 else None,
     }

@@ -8,7 +8,7 @@ import os
 import platform
 import re
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -97,11 +97,17 @@ def git_commit() -> str | None:
     try:
         sha = subprocess.run(
             ["git", "-C", str(repo), "rev-parse", "HEAD"],
-            capture_output=True, text=True, timeout=5, check=True,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=5, check=True,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
@@ -110,7 +116,7 @@ def git_commit() -> str | None:
 
 def utc_stamp(now: datetime | None = None) -> str:
     """A filesystem-safe UTC timestamp, e.g. 20261128T120501Z."""
-    return (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
 
 
 def collect() -> dict[str, Any]:
@@ -118,7 +124,7 @@ def collect() -> dict[str, Any]:
     uname = platform.uname()
     return {
         "machine_id": machine_id(),
-        "timestamp_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "timestamp_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpu_model": cpu_model(),
         "physical_cores": physical_cores(),
         "logical_cpus": logical_cpus(),

@@ -27,7 +27,18 @@ _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
 # 8 B .. 16 MiB, about powers of 4.
 DEFAULT_SIZES: tuple[int, ...] = (
-    8, 32, 128, 512, 2048, 8192, 32768, 131072, 524288, 2097152, 8388608, 16777216,
+    8,
+    32,
+    128,
+    512,
+    2048,
+    8192,
+    32768,
+    131072,
+    524288,
+    2097152,
+    8388608,
+    16777216,
 )
 QUICK_SIZES: tuple[int, ...] = (64, 4096, 262144)
 PAYLOAD_KINDS: tuple[str, ...] = ("bytes", "object")
@@ -91,12 +102,16 @@ class Case:
         return data
 
     def label(self) -> str:
-        extra = f" maxsize={self.maxsize}" if self.maxsize is not None else ""
-        op = f"/{self.op}" if self.op else ""
-        return (
-            f"{self.transport} {self.pattern}{op} {human_size(self.payload_bytes)} "
-            f"{self.payload_kind} {self.start_method} {self.placement}{extra}"
-        )
+        parts = [
+            self.transport,
+            f"{self.pattern}/{self.op}" if self.op else self.pattern,
+            human_size(self.payload_bytes),
+            self.payload_kind,
+            self.start_method,
+            self.placement,
+            f"maxsize={self.maxsize}" if self.maxsize is not None else "",
+        ]
+        return " ".join(p for p in parts if p)
 
 
 def default_start_method() -> str:

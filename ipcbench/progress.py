@@ -8,7 +8,7 @@ from typing import TextIO
 
 
 def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds >= 3600:
         return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
     if seconds >= 60:
@@ -46,15 +46,20 @@ class Progress:
         if self.tty:
             self._bar()
         else:
-            print(f"[{self.done_count}/{self.total}] {self.label}: {status} ({seconds:.1f} s, "
-                  f"ETA {self.eta()})", file=self.stream, flush=True)
+            print(
+                f"[{self.done_count}/{self.total}] {self.label}: {status} ({seconds:.1f} s, "
+                f"ETA {self.eta()})",
+                file=self.stream,
+                flush=True,
+            )
 
     def _bar(self, width: int = 24) -> None:
         filled = int(width * self.done_count / max(self.total, 1))
         bar = "#" * filled + "-" * (width - filled)
         failed = f" {self.failed} failed" if self.failed else ""
-        line = (f"\r[{bar}] {self.done_count}/{self.total} ETA {self.eta()}{failed} "
-                f"| {self.label}")[:120]
+        line = (
+            f"\r[{bar}] {self.done_count}/{self.total} ETA {self.eta()}{failed} | {self.label}"
+        )[:120]
         self.stream.write(line.ljust(120))
         self.stream.flush()
 
@@ -62,7 +67,10 @@ class Progress:
         if self.tty and not self.quiet:
             self.stream.write("\n")
         if not self.quiet:
-            print(f"{self.done_count}/{self.total} cases in "
-                  f"{_duration(time.monotonic() - self.started)}"
-                  + (f", {self.failed} not ok" if self.failed else ""),
-                  file=self.stream, flush=True)
+            print(
+                f"{self.done_count}/{self.total} cases in "
+                f"{_duration(time.monotonic() - self.started)}"
+                + (f", {self.failed} not ok" if self.failed else ""),
+                file=self.stream,
+                flush=True,
+            )

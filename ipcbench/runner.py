@@ -125,8 +125,10 @@ class Runner:
 
     def run(self) -> RunResult:
         if not self.cases:
-            raise IpcbenchError("no case applies to the chosen transports and patterns; "
-                                "see 'ipcbench list' for what each transport supports")
+            raise IpcbenchError(
+                "no case applies to the chosen transports and patterns; "
+                "see 'ipcbench list' for what each transport supports"
+            )
         folder = prepare_out_dir(self.settings.out_dir, self.machine_id)
         paths = new_run_paths(folder)
         self._write_meta(paths, finished=False)
@@ -177,7 +179,9 @@ class Runner:
         driver.start()
         report_w.close()
         with contextlib.suppress(OSError):
-            os.setpgid(driver.pid, driver.pid)  # also done by the driver; whoever is first
+            os.setpgid(
+                driver.pid or 0, driver.pid or 0
+            )  # also done by the driver; whoever is first
         outcome = CaseOutcome(case=case, rows=[])
         try:
             self._collect(driver, report_r, outcome, started + self.settings.timeout_s)
@@ -186,8 +190,9 @@ class Runner:
             report_r.close()
         outcome.seconds = time.monotonic() - started
         if outcome.status != "ok":
-            outcome.rows.append(self._row(case, {"repeat": len(outcome.rows)},
-                                          outcome.status, outcome.error))
+            outcome.rows.append(
+                self._row(case, {"repeat": len(outcome.rows)}, outcome.status, outcome.error)
+            )
         return outcome
 
     def _collect(self, driver: Any, report: Any, outcome: CaseOutcome, deadline: float) -> None:

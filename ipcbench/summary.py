@@ -15,8 +15,16 @@ def _median_by_case(rows: Iterable[dict[str, Any]], column: str) -> dict[tuple, 
     values: dict[tuple, list[float]] = defaultdict(list)
     for row in rows:
         if row.get("status") == "ok" and row.get(column) not in (None, ""):
-            key = (row["pattern"], row["payload_bytes"], row["transport"], row["payload_kind"],
-                   row["start_method"], row["maxsize"], row["placement"], row["op"])
+            key = (
+                row["pattern"],
+                row["payload_bytes"],
+                row["transport"],
+                row["payload_kind"],
+                row["start_method"],
+                row["maxsize"],
+                row["placement"],
+                row["op"],
+            )
             values[key].append(float(row[column]))
     return {key: statistics.median(v) for key, v in values.items()}
 
@@ -40,8 +48,14 @@ def best_per_size(rows: list[dict[str, Any]]) -> list[tuple[str, int, str, str]]
         for size in sorted(best):
             score, name = best[size]
             figure = abs(score)
-            table.append((pattern, size, name, f"{figure:,.1f} {unit}" if lower_better
-                          else f"{figure:,.0f} {unit}"))
+            table.append(
+                (
+                    pattern,
+                    size,
+                    name,
+                    f"{figure:,.1f} {unit}" if lower_better else f"{figure:,.0f} {unit}",
+                )
+            )
     return table
 
 

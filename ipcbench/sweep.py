@@ -7,7 +7,6 @@ import os
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
-from pathlib import Path
 from typing import Any
 
 from ipcbench import patterns, transports
@@ -125,7 +124,9 @@ def _int(key: str, value: Any, minimum: int) -> int:
         if isinstance(value, bool) or (isinstance(value, float) and number != value):
             raise ValueError
     except (TypeError, ValueError):
-        raise IpcbenchError(f"--{key.replace('_', '-')}: expected a whole number, got {value!r}")
+        raise IpcbenchError(
+            f"--{key.replace('_', '-')}: expected a whole number, got {value!r}"
+        ) from None
     if number < minimum:
         raise IpcbenchError(f"--{key.replace('_', '-')} must be at least {minimum}, got {number}")
     return number
@@ -157,19 +158,33 @@ def validate(values: Mapping[str, Any]) -> Settings:
     v = dict(values)
     all_transports = transports.names()
     s = Settings(
-        transports=tuple(dedupe(check_choices(
-            "transport", v.get("transports") or all_transports, all_transports))),
-        patterns=tuple(dedupe(check_choices(
-            "pattern", v.get("patterns") or patterns.names(), patterns.names()))),
+        transports=tuple(
+            dedupe(
+                check_choices("transport", v.get("transports") or all_transports, all_transports)
+            )
+        ),
+        patterns=tuple(
+            dedupe(
+                check_choices("pattern", v.get("patterns") or patterns.names(), patterns.names())
+            )
+        ),
         sizes=tuple(dedupe(parse_size(x) for x in v.get("sizes", DEFAULT_SIZES))),
-        payload_kinds=tuple(dedupe(check_choices(
-            "payload kind", v.get("payload_kinds", ["bytes"]), PAYLOAD_KINDS))),
-        start_methods=tuple(dedupe(check_choices(
-            "start method", v.get("start_methods") or [default_start_method()],
-            multiprocessing.get_all_start_methods()))),
+        payload_kinds=tuple(
+            dedupe(check_choices("payload kind", v.get("payload_kinds", ["bytes"]), PAYLOAD_KINDS))
+        ),
+        start_methods=tuple(
+            dedupe(
+                check_choices(
+                    "start method",
+                    v.get("start_methods") or [default_start_method()],
+                    multiprocessing.get_all_start_methods(),
+                )
+            )
+        ),
         maxsizes=tuple(dedupe(_int("maxsize", x, 0) for x in v.get("maxsizes", [0]))),
-        placements=tuple(dedupe(check_choices(
-            "placement", v.get("placements", ["unpinned"]), PLACEMENTS))),
+        placements=tuple(
+            dedupe(check_choices("placement", v.get("placements", ["unpinned"]), PLACEMENTS))
+        ),
         repeats=_int("repeats", v.get("repeats", 5), 1),
         warmups=_int("warmups", v.get("warmups", 1), 0),
         target_time_s=_float("target_time", v.get("target_time_s", 0.1)),
@@ -246,7 +261,13 @@ def _cases_for(s: Settings, cls: type[transports.Transport], pattern: str) -> It
                     for placement in placements:
                         for op in ops:
                             yield Case(
-                                transport=cls.name, pattern=pattern, payload_bytes=size,
-                                payload_kind=kind, start_method=method, maxsize=maxsize,
-                                op=op, placement=placement, fault=fault,
+                                transport=cls.name,
+                                pattern=pattern,
+                                payload_bytes=size,
+                                payload_kind=kind,
+                                start_method=method,
+                                maxsize=maxsize,
+                                op=op,
+                                placement=placement,
+                                fault=fault,
                             )

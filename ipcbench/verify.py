@@ -125,10 +125,7 @@ class Verifier:
         check = self.check
         if len(payload) != check.length:
             self._fail(f"truncated: payload length {len(payload)}, expected {check.length}")
-        if check.kind == "bytes":
-            crc = window_crc(payload)
-        else:
-            crc = object_crc(payload)
+        crc = window_crc(payload) if check.kind == "bytes" else object_crc(payload)
         if crc != check.crc:
             self._fail("corrupted: checksum mismatch")
         self.expected += 1

@@ -17,6 +17,7 @@ import signal
 import time
 import traceback
 from array import array
+from collections.abc import Callable
 from typing import Any
 
 from ipcbench.verify import PayloadCheck, make_payload, new_frame, stamp
@@ -77,7 +78,11 @@ class Worker:
         self.frame = new_frame(payload) if wire == "bytes" else None
 
     def serve(self) -> None:
-        handlers = {"echo": self.echo, "produce": self.produce, "write": self.write}
+        handlers: dict[str, Callable[..., None]] = {
+            "echo": self.echo,
+            "produce": self.produce,
+            "write": self.write,
+        }
         handler = handlers[self.role]
         while True:
             cmd = self.control.recv()
@@ -151,7 +156,7 @@ def _damage(msg: Any, fault: str) -> Any:
             return (seq, payload[:-1])
         if isinstance(payload, bytes):
             return (seq, bytes([payload[0] ^ 0xFF]) + payload[1:])
-        return (seq, [(-1, 0.0, "corrupt")] + payload[1:])
+        return (seq, [(-1, 0.0, "corrupt"), *payload[1:]])
     data = bytes(msg)
     if fault == "truncate":
         return data[:-1]

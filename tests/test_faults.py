@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import leftover_processes, run_with_fault, shm_entries
 
 
@@ -29,8 +28,14 @@ from conftest import leftover_processes, run_with_fault, shm_entries
 def test_injected_delivery_faults_are_errors(
     tmp_path: Path, transport: str, pattern: str, fault: str, reason: str, start_method: str
 ) -> None:
-    rows = run_with_fault(tmp_path, fault, transports=transport, patterns=pattern, sizes="4K",
-                          start_methods=start_method)
+    rows = run_with_fault(
+        tmp_path,
+        fault,
+        transports=transport,
+        patterns=pattern,
+        sizes="4K",
+        start_methods=start_method,
+    )
     assert rows, "no rows written"
     for case_rows in _by_case(rows).values():
         last = case_rows[-1]
@@ -52,8 +57,15 @@ def _by_case(rows: list[dict]) -> dict:
 def test_hanging_child_times_out(tmp_path: Path, transport: str, start_method: str) -> None:
     shm_before = shm_entries()
     started = time.monotonic()
-    rows = run_with_fault(tmp_path, "hang", transports=transport, patterns="stream", sizes="64",
-                          timeout=2, start_methods=start_method)
+    rows = run_with_fault(
+        tmp_path,
+        "hang",
+        transports=transport,
+        patterns="stream",
+        sizes="64",
+        timeout=2,
+        start_methods=start_method,
+    )
     assert time.monotonic() - started < 2 + 8
     assert [r["status"] for r in rows] == ["timeout"]
     assert leftover_processes() == []
@@ -63,15 +75,28 @@ def test_hanging_child_times_out(tmp_path: Path, transport: str, start_method: s
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
 @pytest.mark.parametrize(
     ("transport", "pattern"),
-    [("pipe", "pingpong"), ("queue", "stream"), ("joinablequeue", "pingpong"),
-     ("manager_queue", "stream"), ("manager_list", "proxy_ops"), ("raw_pipe", "pingpong")],
+    [
+        ("pipe", "pingpong"),
+        ("queue", "stream"),
+        ("joinablequeue", "pingpong"),
+        ("manager_queue", "stream"),
+        ("manager_list", "proxy_ops"),
+        ("raw_pipe", "pingpong"),
+    ],
 )
 def test_killed_child_is_a_crash(
     tmp_path: Path, transport: str, pattern: str, start_method: str
 ) -> None:
     shm_before = shm_entries()
-    rows = run_with_fault(tmp_path, "kill", transports=transport, patterns=pattern, sizes="64",
-                          start_methods=start_method, timeout=20)
+    rows = run_with_fault(
+        tmp_path,
+        "kill",
+        transports=transport,
+        patterns=pattern,
+        sizes="64",
+        start_methods=start_method,
+        timeout=20,
+    )
     statuses = {r["status"] for r in rows}
     assert statuses == {"crash"}, rows
     assert all("killed by signal 9" in r["error"] for r in rows)
@@ -86,7 +111,6 @@ def test_raising_producer_is_an_error_with_its_text(tmp_path: Path) -> None:
 
 
 def test_sweep_goes_on_after_a_failed_case(tmp_path: Path) -> None:
-    rows = run_with_fault(tmp_path, "kill", transports="pipe,memcpy", patterns="stream",
-                          sizes="64")
+    rows = run_with_fault(tmp_path, "kill", transports="pipe,memcpy", patterns="stream", sizes="64")
     status = {r["transport"]: r["status"] for r in rows}
     assert status == {"pipe": "crash", "memcpy": "ok"}  # in-process floors have no child

@@ -9,8 +9,17 @@ from ipcbench.sweep import build_settings, expand
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("64", 64), (64, 64), ("4K", 4096), ("4KiB", 4096), ("4kb", 4096), ("1MiB", 1048576),
-     ("16M", 16 * 1024**2), ("1.5K", 1536), (" 8 ", 8)],
+    [
+        ("64", 64),
+        (64, 64),
+        ("4K", 4096),
+        ("4KiB", 4096),
+        ("4kb", 4096),
+        ("1MiB", 1048576),
+        ("16M", 16 * 1024**2),
+        ("1.5K", 1536),
+        (" 8 ", 8),
+    ],
 )
 def test_parse_size(text: str, expected: int) -> None:
     assert parse_size(text) == expected
@@ -23,7 +32,12 @@ def test_parse_size_rejects(text: str) -> None:
 
 
 def test_human_size() -> None:
-    assert [human_size(n) for n in (64, 4096, 1048576, 1000)] == ["64 B", "4 KiB", "1 MiB", "1000 B"]
+    assert [human_size(n) for n in (64, 4096, 1048576, 1000)] == [
+        "64 B",
+        "4 KiB",
+        "1 MiB",
+        "1000 B",
+    ]
 
 
 def _cases(**options: object) -> list:
@@ -33,27 +47,42 @@ def _cases(**options: object) -> list:
 def test_maxsize_only_on_queue_types_and_not_duplicated() -> None:
     cases = _cases(transports="pipe,queue", patterns="stream", sizes="64", maxsize="0,16")
     assert sorted((c.transport, c.maxsize) for c in cases) == [
-        ("pipe", None), ("queue", 0), ("queue", 16)]
+        ("pipe", None),
+        ("queue", 0),
+        ("queue", 16),
+    ]
 
 
 def test_object_payload_not_on_bytes_transports() -> None:
-    cases = _cases(transports="pipe_bytes,pipe", patterns="pingpong", sizes="64",
-                   payload_kinds="bytes,object")
+    cases = _cases(
+        transports="pipe_bytes,pipe", patterns="pingpong", sizes="64", payload_kinds="bytes,object"
+    )
     assert sorted((c.transport, c.payload_kind) for c in cases) == [
-        ("pipe", "bytes"), ("pipe", "object"), ("pipe_bytes", "bytes")]
+        ("pipe", "bytes"),
+        ("pipe", "object"),
+        ("pipe_bytes", "bytes"),
+    ]
 
 
 def test_floors_have_no_start_method_and_split_folds_into_same() -> None:
-    cases = _cases(transports="memcpy", patterns="stream", sizes="64",
-                   start_methods="fork,spawn", placements="same,split")
+    cases = _cases(
+        transports="memcpy",
+        patterns="stream",
+        sizes="64",
+        start_methods="fork,spawn",
+        placements="same,split",
+    )
     assert [(c.start_method, c.placement) for c in cases] == [("", "same")]
 
 
 def test_proxy_ops_expand_ops_and_patterns_filtered() -> None:
     cases = _cases(transports="manager_dict,manager_list,pipe", patterns="proxy_ops", sizes="64")
     assert sorted((c.transport, c.op) for c in cases) == [
-        ("manager_dict", "get"), ("manager_dict", "set"),
-        ("manager_list", "append"), ("manager_list", "get")]
+        ("manager_dict", "get"),
+        ("manager_dict", "set"),
+        ("manager_list", "append"),
+        ("manager_list", "get"),
+    ]
 
 
 def test_duplicate_values_do_not_duplicate_cases() -> None:

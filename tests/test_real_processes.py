@@ -27,8 +27,9 @@ def test_every_transport_and_pattern(run_sweep: Any, start_method: str) -> None:
     assert len(cases) == 2 * _expected_cases()
     for row in rows:
         assert row["n_messages"] >= 2 and row["elapsed_s"] > 0 and row["msgs_per_s"] > 0
-        assert row["start_method"] == ("" if row["transport"] in ("memcpy", "pickle")
-                                       else start_method)
+        assert row["start_method"] == (
+            "" if row["transport"] in ("memcpy", "pickle") else start_method
+        )
         if row["pattern"] in ("pingpong", "proxy_ops"):
             assert row["lat_min_us"] <= row["lat_p50_us"] <= row["lat_p99_us"] <= row["lat_max_us"]
             assert set(PERCENTILES) <= set(row)
@@ -40,12 +41,22 @@ def test_every_transport_and_pattern(run_sweep: Any, start_method: str) -> None:
 
 
 def test_object_payloads_and_maxsize(run_sweep: Any) -> None:
-    rows = run_sweep(transports="pipe,queue,manager_queue,manager_dict,pickle",
-                     sizes="4K", payload_kinds="object", maxsize="1,0", start_methods="forkserver")
+    rows = run_sweep(
+        transports="pipe,queue,manager_queue,manager_dict,pickle",
+        sizes="4K",
+        payload_kinds="object",
+        maxsize="1,0",
+        start_methods="forkserver",
+    )
     assert {r["status"] for r in rows} == {"ok"}
     assert {(r["transport"], r["maxsize"]) for r in rows if r["pattern"] == "stream"} == {
-        ("pipe", None), ("queue", 1), ("queue", 0), ("manager_queue", 1), ("manager_queue", 0),
-        ("pickle", None)}
+        ("pipe", None),
+        ("queue", 1),
+        ("queue", 0),
+        ("manager_queue", 1),
+        ("manager_queue", 0),
+        ("pickle", None),
+    }
     assert all(r["wire_bytes"] > 4096 * 0.8 for r in rows)
 
 
@@ -62,7 +73,8 @@ def test_placement_same_and_split(run_sweep: Any) -> None:
 
 
 def test_large_payload_16mib(run_sweep: Any) -> None:
-    rows = run_sweep(transports="pipe_bytes,queue,raw_pipe", patterns="stream", sizes="16M",
-                     repeats=1)
+    rows = run_sweep(
+        transports="pipe_bytes,queue,raw_pipe", patterns="stream", sizes="16M", repeats=1
+    )
     assert [r["status"] for r in rows] == ["ok"] * 3
     assert all(r["mb_per_s"] > 1 for r in rows)

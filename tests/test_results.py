@@ -10,9 +10,18 @@ from ipcbench.results import COLUMNS, ResultWriter, RunPaths, read_rows, read_sa
 
 
 def _row(i: int) -> dict:
-    return {"schema_version": 1, "run_id": "r", "row_id": f"r-{i}", "transport": "pipe",
-            "pattern": "pingpong", "payload_bytes": 64, "status": "ok", "lat_p50_us": 12.5,
-            "maxsize": None, "error": ""}
+    return {
+        "schema_version": 1,
+        "run_id": "r",
+        "row_id": f"r-{i}",
+        "transport": "pipe",
+        "pattern": "pingpong",
+        "payload_bytes": 64,
+        "status": "ok",
+        "lat_p50_us": 12.5,
+        "maxsize": None,
+        "error": "",
+    }
 
 
 def test_round_trip(tmp_path: Path) -> None:
@@ -43,10 +52,15 @@ def test_refuses_to_overwrite(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(b"", "is empty"), (b"a,b\n1,2\n", "not an ipcbench result file"),
-     (b"\xff\xfe\x00garbage", "cannot read"),
-     (",".join(COLUMNS).encode() + b"\n" + b"9" + b"," * (len(COLUMNS) - 1) + b"\n",
-      "schema_version '9' is not supported")],
+    [
+        (b"", "is empty"),
+        (b"a,b\n1,2\n", "not an ipcbench result file"),
+        (b"\xff\xfe\x00garbage", "cannot read"),
+        (
+            ",".join(COLUMNS).encode() + b"\n" + b"9" + b"," * (len(COLUMNS) - 1) + b"\n",
+            "schema_version '9' is not supported",
+        ),
+    ],
 )
 def test_bad_files(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "bad.csv"

@@ -59,7 +59,7 @@ def test_object_messages() -> None:
         verifier.message((1, payload[:-1]))
     verifier = Verifier(check)
     with pytest.raises(DeliveryError, match="corrupted"):
-        verifier.message((0, [(-1, 0.0, "x")] + payload[1:]))
+        verifier.message((0, [(-1, 0.0, "x"), *payload[1:]]))
     with pytest.raises(DeliveryError, match="malformed"):
         Verifier(check).message(payload)
 

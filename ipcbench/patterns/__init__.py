@@ -16,8 +16,8 @@ PATTERNS: dict[str, type[Session]] = {
 
 DESCRIPTIONS: dict[str, str] = {
     "pingpong": "latency: parent sends, child echoes; every round trip timed",
-    "stream": "throughput: child produces, parent receives + verifies; timed where messages arrive",
-    "proxy_ops": "Manager dict/list: child writes keys/items, parent reads them back; per-op latency",
+    "stream": "throughput: child produces, parent receives + verifies; timed at arrival",
+    "proxy_ops": "Manager dict/list: child writes, parent reads back; per-op latency",
 }
 
 LATENCY_PATTERNS = ("pingpong", "proxy_ops")

@@ -7,6 +7,7 @@ A pattern session is used by the driver in three steps, and only ``run`` is time
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -69,8 +70,15 @@ class Children:
         self._wake_r, self._wake_w = os.pipe()
         self._watcher: threading.Thread | None = None
 
-    def start(self, role: str, endpoint: Any, check: PayloadCheck, wire: str,
-              cpus: list[int] | None, fault: str) -> Any:
+    def start(
+        self,
+        role: str,
+        endpoint: Any,
+        check: PayloadCheck,
+        wire: str,
+        cpus: list[int] | None,
+        fault: str,
+    ) -> Any:
         """Start one worker and return its control Connection once it is ready."""
         control, child_control = self.ctx.Pipe(duplex=True)
         err_r, err_w = self.ctx.Pipe(duplex=False)
@@ -140,10 +148,8 @@ class Children:
             self._watcher.join(1.0)
         if graceful:
             for control in self.controls:
-                try:
+                with contextlib.suppress(OSError):
                     control.send(("stop",))
-                except OSError:
-                    pass
         for proc in self.procs:
             proc.join(JOIN_TIMEOUT_S if graceful else 0.05)
             if proc.is_alive():
@@ -161,8 +167,14 @@ class Session:
     duplex: ClassVar[bool] = True
     role: ClassVar[str] = "echo"
 
-    def __init__(self, case: Case, transport: Transport, ctx: Any, placement: Placement,
-                 clock: Clock = time.perf_counter_ns) -> None:
+    def __init__(
+        self,
+        case: Case,
+        transport: Transport,
+        ctx: Any,
+        placement: Placement,
+        clock: Clock = time.perf_counter_ns,
+    ) -> None:
         self.case = case
         self.transport = transport
         self.ctx = ctx
@@ -183,8 +195,12 @@ class Session:
         if self.transport.in_process:
             return
         control = self.children.start(
-            self.role, self.channel.child, self.check, self.transport.wire,
-            self.placement.children, self.case.fault,
+            self.role,
+            self.channel.child,
+            self.check,
+            self.transport.wire,
+            self.placement.children,
+            self.case.fault,
         )
         self.controls.append(control)
         self.channel.child.close()  # the child has its copy; EOF now reaches us if it dies

@@ -10,7 +10,7 @@ import importlib
 from ipcbench.errors import IpcbenchError
 from ipcbench.transports.base import Channel, Endpoint, Transport
 
-__all__ = ["Channel", "Endpoint", "Transport", "get", "names", "register", "all_transports"]
+__all__ = ["Channel", "Endpoint", "Transport", "all_transports", "get", "names", "register"]
 
 # module name -> class name, in display order (floors last).
 _MODULES: dict[str, str] = {
@@ -60,6 +60,4 @@ def get(name: str) -> type[Transport]:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise IpcbenchError(
-            f"unknown transport {name!r}; valid: {', '.join(names())}"
-        ) from None
+        raise IpcbenchError(f"unknown transport {name!r}; valid: {', '.join(names())}") from None

@@ -1,0 +1,199 @@
+"""The command line as a user meets it: help, list, bad input (one line, exit 2), Ctrl-C."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+
+from ipcbench.results import COLUMNS, read_rows
+
+
+def ipcbench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ipcbench", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
+
+
+def test_help_and_list() -> None:
+    out = ipcbench("--help")
+    assert out.returncode == 0 and "run" in out.stdout and "list" in out.stdout
+    run_help = ipcbench("run", "--help").stdout
+    for flag in (
+        "--transports",
+        "--sizes",
+        "--payload-kinds",
+        "--start-methods",
+        "--maxsize",
+        "--repeats",
+        "--target-time",
+        "--timeout",
+        "--quick",
+        "--out",
+        "--quiet",
+        "--config",
+        "--placements",
+    ):
+        assert flag in run_help
+    listing = ipcbench("list").stdout
+    for name in (
+        "pipe",
+        "pipe_bytes",
+        "pipe_oneway",
+        "queue",
+        "simplequeue",
+        "joinablequeue",
+        "manager_queue",
+        "manager_dict",
+        "manager_list",
+        "raw_pipe",
+        "raw_socketpair",
+        "memcpy",
+        "pickle",
+        "pingpong",
+        "stream",
+        "proxy_ops",
+    ):
+        assert f"  {name} " in listing
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "-t", "carrier_pigeon"], "unknown transport 'carrier_pigeon'; valid: pipe"),
+        (["run", "--sizes=-4K"], "cannot parse size"),
+        (["run", "-s", "lots"], "cannot parse size 'lots'"),
+        (["run", "-t", "pipe", "--maxsize", "8"], "--maxsize applies only to"),
+        (["run", "--config", "/nonexistent/sweep.toml"], "config file /nonexistent/sweep.toml"),
+        (["run", "--repeats", "many"], "--repeats: expected a whole number"),
+        (["run", "--bogus"], "unrecognized arguments: --bogus"),
+        (["nosuchcommand"], "invalid choice"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    out = ipcbench(*args, "-o", str(tmp_path)) if args[0] == "run" else ipcbench(*args)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert "Traceback" not in out.stderr and message in lines[0]
+    assert not list(tmp_path.rglob("*.csv"))
+
+
+def test_bad_config_keys(tmp_path: Path) -> None:
+    config = tmp_path / "sweep.toml"
+    config.write_text('transports = ["pipe"]\nspeed = "fast"\n')
+    out = ipcbench("run", "--config", str(config))
+    assert out.returncode == 2 and "unknown key 'speed'" in out.stderr
+    config.write_text("transports = [pipe\n")
+    out = ipcbench("run", "--config", str(config))
+    assert out.returncode == 2 and "cannot read config" in out.stderr
+
+
+def test_unwritable_out_dir_fails_before_the_sweep(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    out = ipcbench("run", "-t", "pipe", "-o", str(blocker / "sub"))
+    assert out.returncode == 2 and "pass a writable --out DIR" in out.stderr
+
+
+def test_config_run_writes_csv_and_meta(tmp_path: Path) -> None:
+    config = tmp_path / "sweep.toml"
+    config.write_text(
+        '[run]\ntransports = ["pipe", "memcpy"]\npatterns = "pingpong"\n'
+        'sizes = ["64", "1K"]\nrepeats = 2\ntarget-time = 0.005\nwarmups = 0\n'
+    )
+    out = ipcbench("run", "--config", str(config), "-o", str(tmp_path / "res"), "--quiet")
+    assert out.returncode == 0, out.stderr
+    csv_path = Path(out.stdout.strip().splitlines()[-1].removeprefix("results: "))
+    rows = read_rows(csv_path)
+    assert len(rows) == 2 * 2 * 2 and {r["status"] for r in rows} == {"ok"}
+    import json
+
+    meta = json.loads(csv_path.with_name(csv_path.stem + ".meta.json").read_text())
+    for key in (
+        "cpu_model",
+        "logical_cpus",
+        "physical_cores",
+        "python_version",
+        "kernel",
+        "machine_id",
+        "versions",
+        "seed",
+        "config",
+        "loadavg",
+        "start_method_default",
+    ):
+        assert key in meta
+    assert meta["machine_id"] == csv_path.parent.name
+    assert os.uname().nodename not in csv_path.read_text()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_keeps_finished_cases_and_leaves_nothing(tmp_path: Path, signum: int) -> None:
+    marker = uuid.uuid4().hex
+    env = {**os.environ, "IPCBENCH_TEST_MARKER": marker}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ipcbench",
+            "run",
+            "-t",
+            "pipe,queue,manager_queue",
+            "-s",
+            "64,1K,4K,16K",
+            "--repeats",
+            "5",
+            "--target-time",
+            "0.1",
+            "-o",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    csvs: list[Path] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _finished_rows(csvs):
+        time.sleep(0.2)
+        csvs = list(tmp_path.rglob("*.csv"))
+    proc.send_signal(signum)
+    started = time.monotonic()
+    _, stderr = proc.communicate(timeout=15)
+    assert time.monotonic() - started < 5
+    assert proc.returncode != 0 and "Traceback" not in stderr
+    rows = read_rows(csvs[0])
+    assert rows and all(set(COLUMNS) == set(r) for r in rows)
+    with open(csvs[0], newline="") as fh:
+        assert len(list(csv.reader(fh))) == len(rows) + 1
+    time.sleep(0.5)
+    assert _processes_with(marker) == []
+
+
+def _finished_rows(csvs: list[Path]) -> bool:
+    return bool(csvs) and len(csvs[0].read_text().splitlines()) > 2
+
+
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for p in psutil.process_iter():
+        try:
+            if p.environ().get("IPCBENCH_TEST_MARKER") == marker and p.status() != "zombie":
+                found.append(p.pid)
+        except (psutil.Error, OSError):
+            continue
+    return found
