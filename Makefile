@@ -5,28 +5,44 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 IPCBENCH := $(BIN)/ipcbench
 
-.PHONY: bench quick test lint setup clean-venv
+.PHONY: bench quick test lint setup plots report compare bench-pytest bench-pytest-compare clean-venv
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dev,peers]'
 	@touch $(STAMP)
 
-bench: $(STAMP)  ## the default sweep (about 10-15 min on 2 cores)
-	$(IPCBENCH) run
+bench: $(STAMP)  ## the default sweep, then figures and the report for that run
+	$(IPCBENCH) run | tee .last-run.txt
+	@csv=$$(sed -n 's/^results: //p' .last-run.txt | tail -1); \
+	  $(IPCBENCH) plot "$$csv" && $(IPCBENCH) report "$$csv"
 
-quick: $(STAMP)  ## every transport x pattern on a small grid (under a minute)
+quick: $(STAMP)  ## every transport x pattern on a small grid (about a minute)
 	$(IPCBENCH) run --quick
+
+plots: $(STAMP)  ## regenerate figures from every result in results/
+	$(IPCBENCH) plot results/
+
+report: $(STAMP)  ## regenerate the HTML + Markdown report from results/
+	$(IPCBENCH) report results/
+
+compare: $(STAMP)  ## make compare A=results/<machine-a> B=results/<machine-b>
+	$(IPCBENCH) compare $(A) $(B) && $(IPCBENCH) plot $(A) $(B) --figures comparison
+
+bench-pytest: $(STAMP)  ## pytest-benchmark microbenchmarks, saved for 'pytest-benchmark compare'
+	$(BIN)/python -m pytest bench/ -q --benchmark-enable --benchmark-autosave --benchmark-storage=results/pytest-benchmark
+
+bench-pytest-compare: $(STAMP)
+	$(BIN)/pytest-benchmark --storage results/pytest-benchmark compare --group-by=group --columns=min,median,mean,stddev
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check ipcbench tests bench
-	$(BIN)/ruff format --check ipcbench tests bench
 	$(BIN)/mypy
 
 clean-venv:

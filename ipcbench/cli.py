@@ -15,6 +15,8 @@ COMMAND_MODULES = (
     "ipcbench.commands.compare",
     "ipcbench.commands.plot",
     "ipcbench.commands.report",
+    "ipcbench.commands.export",
+    "ipcbench.commands.pyperf_cmd",
 )
 
 EPILOG = """examples:
@@ -39,11 +41,12 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("-t", "--transports", help="transports (default: all; see 'ipcbench list')")
-    p.add_argument("-p", "--patterns", help="patterns: pingpong, stream, proxy_ops (default: all)")
+    p.add_argument("-p", "--patterns", help="patterns (default: all; see 'ipcbench list')")
     p.add_argument(
         "-s",
         "--sizes",
-        help="payload sizes, e.g. 64,4K,1MiB,16M (default: 8 B to 16 MiB, about powers of 4)",
+        help="payload sizes, e.g. 64,4K,1MiB,16M (default: 8 B to 16 MiB, about powers of 4; "
+        "1 KiB for the many-process patterns)",
     )
     p.add_argument(
         "--payload-kinds",
@@ -51,7 +54,21 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         "about the same pickled size, so pickling cost shows)",
     )
     p.add_argument("--start-methods", help="fork, spawn, forkserver (default: the platform's)")
-    p.add_argument("--maxsize", help="queue maxsize values (queue types only; 0 = unbounded)")
+    p.add_argument(
+        "--maxsize",
+        help="queue maxsize values (queue types only; 0 = unbounded; default 0, "
+        "and 1,16,256,0 for backpressure)",
+    )
+    p.add_argument(
+        "--producers",
+        help="producer processes for fan/taskqueue, writers for shared_state (default 1,2,4,8)",
+    )
+    p.add_argument("--consumers", help="consumer processes for fan/taskqueue (default 1,2,4,8)")
+    p.add_argument(
+        "--rates",
+        help="offered loads for the rate pattern: msgs/s (20000) or a share of the measured "
+        "maximum (50%%); default 10%%,25%%,50%%,75%%,90%%,100%%,110%%",
+    )
     p.add_argument(
         "--placements",
         help="CPU placement: unpinned (default), same (all processes "
@@ -87,6 +104,12 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         "--config",
         help="TOML file with the same keys as the flags (flags given on the command line win)",
     )
+    p.add_argument(
+        "--resume",
+        metavar="RESULT.csv",
+        help="continue an interrupted run: run only the cases missing from RESULT.csv and "
+        "append them (same run id and settings; flags given must match the run's)",
+    )
     p.set_defaults(func=cmd_run)
 
 
@@ -104,6 +127,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         "start_methods",
         "maxsize",
         "placements",
+        "producers",
+        "consumers",
+        "rates",
         "repeats",
         "warmups",
         "target_time",
@@ -116,8 +142,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         value = getattr(args, key)
         if value is not None:
             options[key] = value
-    settings = build_settings(options)
-    result = Runner(settings).run()
+    if args.resume:
+        from ipcbench.resume import load_resume, resume_settings
+
+        state = load_resume(args.resume)
+        settings = resume_settings(state, options)
+        runner = Runner(settings, resume=state)
+    else:
+        settings = build_settings(options)
+        runner = Runner(settings)
+    result = runner.run()
     if not settings.quiet:
         print(format_summary(result.rows))
         warnings = _warnings(result)
@@ -131,7 +165,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
     print(f"results: {result.paths.csv}")
     if result.interrupted:
-        print("interrupted: the CSV holds every case finished so far", file=sys.stderr)
+        print(
+            "interrupted: the CSV holds every case finished so far; continue with "
+            f"'ipcbench run --resume {result.paths.csv}'",
+            file=sys.stderr,
+        )
         return 130
     return 0
 
@@ -157,8 +195,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         params = ["payload: " + "/".join(cls.payload_kinds())]
         if cls.uses_maxsize:
             params.append("maxsize")
-        if cls.ops:
-            params.append("ops: " + "/".join(cls.ops))
+        for pattern, ops in cls.ops.items():
+            params.append(f"{pattern} ops: " + "/".join(ops))
         if cls.in_process:
             params.append("in-process (no start method)")
         reason = cls.unavailable_reason()
@@ -203,13 +241,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except IpcbenchError as exc:
-        print(f"ipcbench: error: {exc}", file=sys.stderr)
+        print(f"ipcbench: error: {_one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("ipcbench: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 1
+
+
+def _one_line(text: str) -> str:
+    """Control characters (from a flag, a file name, a config value) escaped: one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 if __name__ == "__main__":

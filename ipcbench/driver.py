@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ from ipcbench.patterns.base import ChildFailed, Measurement, Placement, Session
 from ipcbench.sweep import Settings
 
 MAX_PROXY_BYTES = 256 * 1024**2  # bound on what one batch stores in a Manager dict/list
+HELPER_WAIT_S = 0.5  # after a failure, time for a dead Manager server's exit to show
 
 
 class CaseTimeout(Exception):
@@ -74,8 +76,9 @@ def row_fields(case: Case, m: Measurement, payload_bytes: int, wire_bytes: int) 
         "msgs_per_s": m.n_messages / elapsed_s if elapsed_s > 0 else None,
         "mb_per_s": moved / elapsed_s / 1e6 if elapsed_s > 0 else None,
     }
-    if m.samples_ns is not None:
+    if m.samples_ns is not None and len(m.samples_ns):
         fields.update(latency_columns(m.samples_ns))
+    fields.update(m.extra)
     return fields
 
 
@@ -91,26 +94,53 @@ def drive(case: Case, settings: Settings, report: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner owns Ctrl-C
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGUSR1, _on_child_failed)
-    status, error = "ok", ""
     try:
-        _measure(_open_session(case), case, settings, report)
-    except _Skip as skip:
-        status, error = "skipped", str(skip)
-    except DeliveryError as exc:
-        status, error = "error", f"delivery check failed: {exc}"
-    except ChildFailed as exc:
-        status, error = exc.status, str(exc)
-    except CaseTimeout as exc:
-        status, error = "timeout", str(exc)
-    except Exception as exc:  # EOF from a dead child, an OS error or a bug: report, keep going
-        failure = _child_failure()
-        if failure is not None:
-            status, error = failure.status, str(failure)
-        else:
-            status, error = "error", f"{type(exc).__name__}: {exc}"
-    finally:
-        _close(_current.get("session"), graceful=status == "ok")
+        status, error = _outcome(case, settings, report)
+    except (ChildFailed, CaseTimeout) as late:  # landed while the outcome was being decided
+        status, error = getattr(late, "status", "timeout"), str(late)
+    _cleanup(graceful=status == "ok")
     report.send(("end", status, error))
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the case is over: a late SIGTERM just ends it
+
+
+def _outcome(case: Case, settings: Settings, report: Any) -> tuple[str, str]:
+    """Run the case; its (status, error).
+
+    The watcher's SIGUSR1 (a child died) and the watchdog's SIGTERM can land anywhere, also
+    while another exception is being handled -- e.g. the EOF that the same child's death
+    caused: the outer handlers catch those, so the driver always ends the case with a status.
+    """
+    try:
+        try:
+            _measure(_open_session(case), case, settings, report)
+        except _Skip as skip:
+            return "skipped", str(skip)
+        except DeliveryError as exc:
+            return "error", f"delivery check failed: {exc}"
+        except CaseTimeout as exc:
+            return "timeout", str(exc)
+        except Exception as exc:  # EOF from a dead child, an OS error or a bug: report
+            failure = exc if isinstance(exc, ChildFailed) else _child_failure()
+            if failure is None:
+                return _helper_failure() or ("error", f"{type(exc).__name__}: {exc}")
+            return _helper_failure() or (failure.status, str(failure))
+    except ChildFailed as exc:
+        return _helper_failure() or (exc.status, str(exc))
+    except CaseTimeout as exc:
+        return "timeout", str(exc)
+    return "ok", ""
+
+
+def _cleanup(graceful: bool) -> None:
+    """Stop the children and release the channel; no signal may cut this short."""
+    while True:
+        try:
+            signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # runs to its end (or SIGKILL)
+            break
+        except (ChildFailed, CaseTimeout):  # one landed before the handlers were off
+            continue
+    _close(_current.get("session"), graceful=graceful)
 
 
 class _Skip(Exception):
@@ -134,6 +164,50 @@ def _child_failure() -> ChildFailed | None:
         return None
     signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     return session.children.wait_failure(1.0)
+
+
+def _helper_failure(wait_s: float = HELPER_WAIT_S) -> tuple[str, str] | None:
+    """("crash", why) if a helper process of the channel (the Manager server) died: what its
+    clients raise then (EOFError, ConnectionResetError) is a consequence, not the cause."""
+    session = _current.get("session")
+    channel = session.channel if session is not None else None
+    pids = list(channel.helper_pids) if channel is not None else []
+    deadline = time.monotonic() + wait_s
+    while pids:
+        for pid in pids:
+            how = _process_end(pid)
+            if how is not None:
+                why = f"helper process (Manager server, pid {pid}) died during the case ({how})"
+                return "crash", why
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.02)
+    return None
+
+
+def _process_end(pid: int) -> str | None:
+    """How a process ended ("killed by signal 9", "exit code 1", "ended"), None while it runs.
+    Our own child is looked at without reaping it (WNOWAIT), so its owner can still join it."""
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except (ChildProcessError, AttributeError):  # not our child (forkserver), or no waitid
+        return _ended(pid)
+    if info is None:
+        return None
+    if info.si_code in (os.CLD_KILLED, os.CLD_DUMPED):
+        return f"killed by signal {info.si_status}"
+    return f"exit code {info.si_status}"
+
+
+def _ended(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            state = fh.read().rsplit(")", 1)[1].split()[0]
+        return "ended" if state in ("Z", "X") else None
+    except FileNotFoundError:
+        return "ended"
+    except (OSError, IndexError):
+        return None
 
 
 def _open_session(case: Case) -> Session:

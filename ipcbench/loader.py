@@ -30,6 +30,7 @@ from ipcbench.results import (
     SAMPLES_COLUMNS,
     SCHEMA_VERSION,
     RunPaths,
+    add_columns_of,
 )
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 PathLike = str | os.PathLike[str]
 RawRow = dict[str, str]
 # UPGRADES[v] turns rows of schema v into rows of schema v + 1 (and must set schema_version).
-UPGRADES: dict[int, Callable[[list[RawRow]], list[RawRow]]] = {}
+UPGRADES: dict[int, Callable[[list[RawRow]], list[RawRow]]] = {1: add_columns_of(2)}
 
 INT_COLUMNS: tuple[str, ...] = (
     "schema_version",
@@ -50,6 +51,8 @@ INT_COLUMNS: tuple[str, ...] = (
     "repeat",
     "n_messages",
     "wire_bytes",
+    "peak_depth",
+    "retries",
 )
 FLOAT_COLUMNS: tuple[str, ...] = (
     "elapsed_s",
@@ -57,6 +60,9 @@ FLOAT_COLUMNS: tuple[str, ...] = (
     "msgs_per_s",
     "mb_per_s",
     *LATENCY_COLUMNS,
+    "blocked_s",
+    "join_latency_us",
+    "offered_per_s",
 )
 SOURCE_COLUMN = "source_csv"
 # Display order of cases: each transport's sweep over payload sizes stays together.
@@ -150,7 +156,10 @@ def _read_raw(path: Path) -> tuple[list[str], list[RawRow]]:
     """Header and rows as strings; refuses empty, binary, foreign and truncated files."""
     text = _read_text(path)
     reader = csv.reader(io.StringIO(text))
-    header = next(reader, [])
+    try:
+        header = next(reader, [])
+    except csv.Error:
+        header = []  # not even a header line: reported as foreign below
     if "schema_version" not in header:
         raise IpcbenchError(
             f"{path} is not an ipcbench result file (no schema_version column); {RUN_HINT}"

@@ -41,6 +41,13 @@ DEFAULT_SIZES: tuple[int, ...] = (
     16777216,
 )
 QUICK_SIZES: tuple[int, ...] = (64, 4096, 262144)
+# Patterns with many processes sweep fewer sizes unless --sizes is given.
+SCALING_PATTERNS = ("fan", "taskqueue", "shared_state", "backpressure", "nowait", "lifecycle",
+                    "rate")
+SCALING_SIZES: tuple[int, ...] = (1024,)
+DEFAULT_COUNTS: tuple[int, ...] = (1, 2, 4, 8)
+BACKPRESSURE_MAXSIZES: tuple[int, ...] = (1, 16, 256, 0)
+DEFAULT_RATES: tuple[str, ...] = ("10%", "25%", "50%", "75%", "90%", "100%", "110%")
 PAYLOAD_KINDS: tuple[str, ...] = ("bytes", "object")
 PLACEMENTS: tuple[str, ...] = ("unpinned", "same", "split")
 MAX_PAYLOAD_BYTES = 1024**3
@@ -93,6 +100,7 @@ class Case:
     producers: int = 1
     consumers: int = 1
     placement: str = "unpinned"
+    offered_load: str = ""
     fault: str = field(default="", compare=False)
 
     def params(self) -> dict[str, Any]:
@@ -110,6 +118,8 @@ class Case:
             self.start_method,
             self.placement,
             f"maxsize={self.maxsize}" if self.maxsize is not None else "",
+            f"{self.producers}x{self.consumers}" if self.producers * self.consumers > 1 else "",
+            f"load={self.offered_load}" if self.offered_load else "",
         ]
         return " ".join(p for p in parts if p)
 

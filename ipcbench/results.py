@@ -10,6 +10,9 @@ A run writes three files side by side in ``results/<machine-id>/``:
 Schema history (bump SCHEMA_VERSION and add a line + an upgrade step when columns change):
 
 * 1 -- first version (measurement core).
+* 2 -- scaling patterns: parameter ``offered_load``; results ``blocked_s``, ``peak_depth``,
+  ``retries``, ``join_latency_us``, ``offered_per_s``. Version-1 files are upgraded by adding
+  the new columns empty (see loader.UPGRADES).
 
 This module uses only the standard library so the runner never imports pandas.
 """
@@ -27,7 +30,7 @@ from typing import Any
 
 from ipcbench.errors import IpcbenchError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Parameter columns: together they identify a case (never a made-up name).
 PARAM_COLUMNS: tuple[str, ...] = (
@@ -41,6 +44,7 @@ PARAM_COLUMNS: tuple[str, ...] = (
     "producers",
     "consumers",
     "placement",
+    "offered_load",
 )
 
 LATENCY_COLUMNS: tuple[str, ...] = (
@@ -70,11 +74,31 @@ COLUMNS: tuple[str, ...] = (
     "msgs_per_s",
     "mb_per_s",
     *LATENCY_COLUMNS,
+    "blocked_s",
+    "peak_depth",
+    "retries",
+    "join_latency_us",
+    "offered_per_s",
 )
+
+# Columns added in each schema version (used to upgrade older files on read).
+ADDED_IN: dict[int, tuple[str, ...]] = {
+    2: ("offered_load", "blocked_s", "peak_depth", "retries", "join_latency_us", "offered_per_s"),
+}
 
 STATUSES: tuple[str, ...] = ("ok", "error", "timeout", "crash", "skipped")
 
 SAMPLES_COLUMNS: tuple[str, ...] = ("row_id", "lat_ns")
+
+
+def add_columns_of(version: int) -> Any:
+    """An upgrade step from ``version - 1``: add that version's new columns, empty."""
+
+    def upgrade(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+        added = dict.fromkeys(ADDED_IN[version], "")
+        return [{**row, **added, "schema_version": str(version)} for row in rows]
+
+    return upgrade
 
 
 @dataclass(frozen=True)
@@ -111,9 +135,14 @@ class ResultWriter:
         exists = paths.csv.exists()
         if exists and not resume:
             raise IpcbenchError(f"{paths.csv} already exists; refusing to overwrite it")
+        if exists and not _ends_with_newline(paths.csv):  # appending would glue rows together
+            raise IpcbenchError(
+                f"{paths.csv} ends with an incomplete line; resume it with "
+                "'ipcbench run --resume', which cuts that line off first"
+            )
         self._fh = open(paths.csv, "a", newline="", encoding="utf-8")  # noqa: SIM115
         self._writer = csv.DictWriter(self._fh, fieldnames=COLUMNS, extrasaction="raise")
-        if not exists:
+        if not exists or self._fh.tell() == 0:
             self._writer.writeheader()
             self._flush()
 
@@ -146,6 +175,14 @@ class ResultWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        if fh.seek(0, os.SEEK_END) == 0:
+            return True
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:

@@ -17,6 +17,7 @@ import random
 import shutil
 import signal
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,11 +32,15 @@ from ipcbench.errors import IpcbenchError
 from ipcbench.params import Case
 from ipcbench.progress import Progress
 from ipcbench.results import SCHEMA_VERSION, ResultWriter, RunPaths
+from ipcbench.resume import ResumeState
 from ipcbench.sweep import Settings, expand
 
 GRACE_S = 3.0  # after SIGTERM, time for a driver to clean up before SIGKILL
+STOP_GRACE_S = 2.0  # Ctrl-C/SIGTERM: time for the running case to clean up (exit within 5 s)
 MIN_FREE_BYTES = 50 * 1024**2
 PR_SET_CHILD_SUBREAPER = 36
+MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes; keep a margin
+SOCKET_PATH_ROOM = len("/ipcbench-12345678/pymp-12345678/listener-12345678")
 
 
 class Interrupted(Exception):
@@ -64,16 +69,30 @@ def prepare_out_dir(out_dir: str, machine_id: str) -> Path:
     folder = Path(out_dir) / machine_id
     try:
         folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IpcbenchError(
+            f"cannot write results to {folder}: {exc.strerror or exc}; pass a writable --out DIR"
+        ) from None
+    check_folder(folder)
+    return folder
+
+
+def check_folder(
+    folder: Path,
+    fix: str = "pass a writable --out DIR",
+    fix_space: str = "free space or pass --out DIR",
+) -> None:
+    """Refuse, before any case runs, a results folder we cannot write or that is nearly full."""
+    try:
         probe = folder / f".write-test-{os.getpid()}"
         probe.write_bytes(b"x")
         probe.unlink()
     except OSError as exc:
         raise IpcbenchError(
-            f"cannot write results to {folder}: {exc.strerror or exc}; pass a writable --out DIR"
+            f"cannot write results to {folder}: {exc.strerror or exc}; {fix}"
         ) from None
     if shutil.disk_usage(folder).free < MIN_FREE_BYTES:
-        raise IpcbenchError(f"less than 50 MiB free in {folder}; free space or pass --out DIR")
-    return folder
+        raise IpcbenchError(f"less than 50 MiB free in {folder}; {fix_space}")
 
 
 def new_run_paths(folder: Path) -> RunPaths:
@@ -94,14 +113,53 @@ def _become_subreaper() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
-def _raise_interrupted(signum: int, frame: Any) -> None:
-    raise Interrupted(signal.Signals(signum).name)
+class _Signals:
+    """SIGINT/SIGTERM -> ``Interrupted`` in the runner, once, and never inside a critical section.
+
+    A signal arriving while a driver is being started or reaped, or while a finished case is
+    being written, is held and raised when that section ends, so a started driver is always
+    reaped and a finished case is always written whole. After the first signal, further ones
+    are ignored: the cleanup that follows must not be cut short (it is bounded: exit < 5 s).
+    """
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending: int | None = None
+        self.fired = False
+
+    def handler(self, signum: int, frame: Any) -> None:
+        if self.fired:
+            return
+        if self.depth:
+            self.pending = signum
+            return
+        self.fire(signum)
+
+    def fire(self, signum: int) -> None:
+        self.fired = True
+        raise Interrupted(signal.Signals(signum).name)
+
+    @contextlib.contextmanager
+    def deferred(self, hold: bool = False) -> Iterator[None]:
+        """Hold signals in the body; raise one that came at the end (unless ``hold``)."""
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+        if not hold and not self.depth and self.pending is not None and not self.fired:
+            self.fire(self.pending)
+
+
+_signals = _Signals()
 
 
 @contextlib.contextmanager
 def _interruptible() -> Iterator[None]:
-    old_int = signal.signal(signal.SIGINT, _raise_interrupted)
-    old_term = signal.signal(signal.SIGTERM, _raise_interrupted)
+    global _signals
+    _signals = _Signals()
+    old_int = signal.signal(signal.SIGINT, _signals.handler)
+    old_term = signal.signal(signal.SIGTERM, _signals.handler)
     try:
         yield
     finally:
@@ -109,18 +167,61 @@ def _interruptible() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old_term)
 
 
+def _deferred_signals(hold: bool = False) -> contextlib.AbstractContextManager[None]:
+    return _signals.deferred(hold)
+
+
+@contextlib.contextmanager
+def _private_tmpdir() -> Iterator[None]:
+    """TMPDIR for the sweep: drivers, Manager servers and forkservers put their sockets and
+    ``pymp-*`` folders here, and it is removed at the end, so a case killed with SIGKILL (which
+    cannot clean up) leaves no files behind either."""
+    base = tempfile.gettempdir()
+    if len(base) + SOCKET_PATH_ROOM > MAX_SOCKET_PATH:
+        base = "/tmp"  # a Unix socket path holds 107 bytes: stay short
+    if len(base) + SOCKET_PATH_ROOM > MAX_SOCKET_PATH or not os.access(base, os.W_OK):
+        yield  # leave TMPDIR alone
+        return
+    folder = tempfile.mkdtemp(prefix="ipcbench-", dir=base)
+    old_env, old_cached = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = tempfile.tempdir = folder
+    mp_config = getattr(multiprocessing.current_process(), "_config", {})
+    old_mp_dir = mp_config.pop("tempdir", None)  # drivers would inherit this one, not ours
+    try:
+        yield
+    finally:
+        if old_mp_dir is not None:
+            mp_config["tempdir"] = old_mp_dir
+        tempfile.tempdir = old_cached
+        if old_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = old_env
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 class Runner:
     """Runs a sweep; ``run()`` returns the rows written and the paths of the files."""
 
-    def __init__(self, settings: Settings, cases: list[Case] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        cases: list[Case] | None = None,
+        resume: ResumeState | None = None,
+    ) -> None:
         self.settings = settings
         self.cases = cases if cases is not None else expand(settings)
-        self.seed = settings.seed if settings.seed is not None else random.randrange(2**31)
-        self.run_id = uuid.uuid4().hex[:12]
-        self.meta = metadata.collect()
+        self.resume = resume
+        if resume is None:
+            self.seed = settings.seed if settings.seed is not None else random.randrange(2**31)
+            self.run_id = uuid.uuid4().hex[:12]
+            self.meta = metadata.collect()
+        else:  # the run's identity and machine facts come from the interrupted run
+            resume.check_settings(settings)
+            self.seed, self.run_id, self.meta = resume.seed, resume.run_id, resume.run_meta()
         self.machine_id = self.meta["machine_id"]
         self.logical_cpus = self.meta["logical_cpus"]
-        self._row_counter = 0
+        self._row_counter = resume.last_row_number if resume is not None else 0
         self._fork = multiprocessing.get_context("fork")
 
     def run(self) -> RunResult:
@@ -129,30 +230,55 @@ class Runner:
                 "no case applies to the chosen transports and patterns; "
                 "see 'ipcbench list' for what each transport supports"
             )
-        folder = prepare_out_dir(self.settings.out_dir, self.machine_id)
-        paths = new_run_paths(folder)
-        self._write_meta(paths, finished=False)
-        order = list(self.cases)
-        random.Random(self.seed).shuffle(order)
+        paths, order = self._open_run()
         _become_subreaper()
         _start_resource_tracker()
         rows: list[dict[str, Any]] = []
         progress = Progress(len(order), quiet=self.settings.quiet)
         interrupted = False
-        with ResultWriter(paths) as writer, _interruptible():
-            try:
-                for case in order:
-                    progress.start(case.label())
-                    outcome = self.run_case(case)
-                    writer.write_case(outcome.rows, _decode_samples(outcome.samples))
-                    rows.extend(outcome.rows)
-                    progress.done(outcome.status, outcome.seconds)
-            except Interrupted:
-                interrupted = True
-        progress.close()
-        self.meta["warnings"] = _stability_warnings(rows)
+        writer = ResultWriter(paths, resume=self.resume is not None)
+        try:
+            with _private_tmpdir(), _interruptible():
+                try:
+                    for case in order:
+                        progress.start(case.label())
+                        outcome = self.run_case(case)
+                        with _deferred_signals():  # a finished case is written whole
+                            _write_case(writer, paths, outcome)
+                            rows.extend(outcome.rows)
+                            progress.done(outcome.status, outcome.seconds)
+                except Interrupted:
+                    interrupted = True
+        finally:
+            with contextlib.suppress(OSError):  # a full disk: the error above says so
+                writer.close()
+            progress.close()
+        previous = self.resume.rows if self.resume is not None else []
+        self.meta["warnings"] = _stability_warnings([*previous, *rows])
         self._write_meta(paths, finished=not interrupted)
         return RunResult(paths=paths, rows=rows, interrupted=interrupted)
+
+    def _open_run(self) -> tuple[RunPaths, list[Case]]:
+        """The run's files (checked writable up front) and its cases in seeded order; when
+        resuming, the existing files and only the cases missing from them."""
+        order = list(self.cases)
+        random.Random(self.seed).shuffle(order)
+        if self.resume is None:
+            paths = new_run_paths(prepare_out_dir(self.settings.out_dir, self.machine_id))
+        else:
+            paths, folder = self.resume.paths, self.resume.paths.csv.parent
+            check_folder(folder, f"make {folder} writable", "free space there, then resume")
+            order = self.resume.remaining(order)
+            notes = self.resume.repair()
+            notes.append(
+                f"resuming run {self.run_id}: {len(self.cases) - len(order)} of "
+                f"{len(self.cases)} cases are in {paths.csv.name} already"
+            )
+            for note in notes:
+                if not self.settings.quiet:
+                    print(f"note: {note}", file=sys.stderr)
+        self._write_meta(paths, finished=False)
+        return paths, order
 
     def _write_meta(self, paths: RunPaths, finished: bool) -> None:
         meta = dict(self.meta)
@@ -176,18 +302,15 @@ class Runner:
         driver = self._fork.Process(
             target=drive, args=(case, self.settings, report_w), name="ipcbench-driver"
         )
-        driver.start()
-        report_w.close()
-        with contextlib.suppress(OSError):
-            os.setpgid(
-                driver.pid or 0, driver.pid or 0
-            )  # also done by the driver; whoever is first
         outcome = CaseOutcome(case=case, rows=[])
         try:
+            with _deferred_signals():  # Ctrl-C cannot fall between fork and the finally below
+                _start_driver(driver, report_w)
             self._collect(driver, report_r, outcome, started + self.settings.timeout_s)
         finally:
-            _end_group(driver)
-            report_r.close()
+            with _deferred_signals(hold=True):  # reap in full; a signal now stops after writing
+                _end_group(driver, asked=outcome.status == "timeout")
+                report_r.close()
         outcome.seconds = time.monotonic() - started
         if outcome.status != "ok":
             outcome.rows.append(
@@ -257,9 +380,27 @@ def _signal(pid: int, signum: int) -> None:
         os.kill(pid, signum)
 
 
-def _end_group(driver: Any) -> None:
-    """Kill whatever is left in the driver's process group and reap it all."""
+def _start_driver(driver: Any, report_w: Any) -> None:
+    try:
+        driver.start()
+    finally:
+        report_w.close()
+    with contextlib.suppress(OSError):  # also done by the driver; whoever is first
+        os.setpgid(driver.pid or 0, driver.pid or 0)
+
+
+def _end_group(driver: Any, asked: bool = False) -> None:
+    """Kill whatever is left in the driver's process group and reap it all.
+
+    A driver still running (Ctrl-C, SIGTERM) is first asked to clean up with SIGTERM -- shut its
+    Manager down, unlink its semaphores -- for STOP_GRACE_S, unless it was ``asked`` already
+    (the watchdog's timeout)."""
+    if driver.pid is None:
+        return  # never started
     driver.join(0.5 if driver.exitcode is None else 0)
+    if driver.exitcode is None and not asked:
+        _signal(driver.pid, signal.SIGTERM)
+        driver.join(STOP_GRACE_S)
     pgid = driver.pid
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
@@ -272,6 +413,17 @@ def _end_group(driver: Any) -> None:
             return  # nothing of that group is (any longer) our child
         if pid == 0:
             time.sleep(0.01)
+
+
+def _write_case(writer: ResultWriter, paths: RunPaths, outcome: CaseOutcome) -> None:
+    """Append a finished case; a full disk or I/O error stops the sweep with one line."""
+    try:
+        writer.write_case(outcome.rows, _decode_samples(outcome.samples))
+    except OSError as exc:
+        raise IpcbenchError(
+            f"cannot write results to {paths.csv}: {exc.strerror or exc}; every case before "
+            f"this one is saved: free space, then 'ipcbench run --resume {paths.csv}'"
+        ) from None
 
 
 def _start_resource_tracker() -> None:

@@ -29,7 +29,7 @@ from typing import Any
 from ipcbench.params import human_size
 from ipcbench.results import PARAM_COLUMNS
 
-LATENCY_PATTERNS = frozenset({"pingpong", "proxy_ops"})
+LATENCY_PATTERNS = frozenset({"pingpong", "proxy_ops", "rate", "lifecycle"})
 LATENCY_METRIC = "lat_p50_us"
 THROUGHPUT_METRIC = "msgs_per_s"
 

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import tomllib
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ipcbench import patterns, transports
 from ipcbench.errors import IpcbenchError
 from ipcbench.params import (
+    BACKPRESSURE_MAXSIZES,
+    DEFAULT_COUNTS,
+    DEFAULT_RATES,
     DEFAULT_SIZES,
     PAYLOAD_KINDS,
     PLACEMENTS,
     QUICK_SIZES,
+    SCALING_PATTERNS,
+    SCALING_SIZES,
     Case,
     check_choices,
     dedupe,
@@ -23,6 +29,10 @@ from ipcbench.params import (
     parse_size,
 )
 
+QUICK_SCALING_SIZES: tuple[int, ...] = (4096,)
+QUICK_COUNTS: tuple[int, ...] = (1, 2)
+QUICK_MAXSIZES: tuple[int, ...] = (1, 0)
+QUICK_RATES: tuple[str, ...] = ("50%",)
 COPIES_PER_MESSAGE = 16  # rough bound on live copies of one payload across the processes
 
 
@@ -32,11 +42,14 @@ class Settings:
 
     transports: tuple[str, ...] = ()
     patterns: tuple[str, ...] = ()
-    sizes: tuple[int, ...] = DEFAULT_SIZES
+    sizes: tuple[int, ...] = ()  # () = per-pattern defaults (see sizes_for)
     payload_kinds: tuple[str, ...] = ("bytes",)
     start_methods: tuple[str, ...] = ()
-    maxsizes: tuple[int, ...] = (0,)
+    maxsizes: tuple[int, ...] = ()  # () = 0 (unbounded), or 1/16/256/0 for backpressure
     placements: tuple[str, ...] = ("unpinned",)
+    producers: tuple[int, ...] = ()  # () = 1, 2, 4, 8 for fan/taskqueue/shared_state
+    consumers: tuple[int, ...] = ()
+    rates: tuple[str, ...] = ()  # () = DEFAULT_RATES for the rate pattern
     repeats: int = 5
     warmups: int = 1
     target_time_s: float = 0.1
@@ -57,7 +70,7 @@ class Settings:
         return data
 
 
-QUICK = {"sizes": QUICK_SIZES, "repeats": 5, "warmups": 0, "target_time_s": 0.02}
+QUICK = {"repeats": 5, "warmups": 0, "target_time_s": 0.02}
 
 # Flag / TOML key -> Settings field and parser.
 _LIST_KEYS = {
@@ -68,6 +81,9 @@ _LIST_KEYS = {
     "start_methods": "start_methods",
     "maxsize": "maxsizes",
     "placements": "placements",
+    "producers": "producers",
+    "consumers": "consumers",
+    "rates": "rates",
 }
 _SCALAR_KEYS = {
     "repeats": "repeats",
@@ -123,7 +139,7 @@ def _int(key: str, value: Any, minimum: int) -> int:
         number = int(value)
         if isinstance(value, bool) or (isinstance(value, float) and number != value):
             raise ValueError
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: inf from TOML
         raise IpcbenchError(
             f"--{key.replace('_', '-')}: expected a whole number, got {value!r}"
         ) from None
@@ -158,33 +174,20 @@ def validate(values: Mapping[str, Any]) -> Settings:
     v = dict(values)
     all_transports = transports.names()
     s = Settings(
-        transports=tuple(
-            dedupe(
-                check_choices("transport", v.get("transports") or all_transports, all_transports)
-            )
+        transports=_choices("transport", v.get("transports") or all_transports, all_transports),
+        patterns=_choices("pattern", v.get("patterns") or patterns.names(), patterns.names()),
+        sizes=tuple(dedupe(parse_size(x) for x in v.get("sizes", ()))),
+        payload_kinds=_choices("payload kind", v.get("payload_kinds", ["bytes"]), PAYLOAD_KINDS),
+        start_methods=_choices(
+            "start method",
+            v.get("start_methods") or [default_start_method()],
+            multiprocessing.get_all_start_methods(),
         ),
-        patterns=tuple(
-            dedupe(
-                check_choices("pattern", v.get("patterns") or patterns.names(), patterns.names())
-            )
-        ),
-        sizes=tuple(dedupe(parse_size(x) for x in v.get("sizes", DEFAULT_SIZES))),
-        payload_kinds=tuple(
-            dedupe(check_choices("payload kind", v.get("payload_kinds", ["bytes"]), PAYLOAD_KINDS))
-        ),
-        start_methods=tuple(
-            dedupe(
-                check_choices(
-                    "start method",
-                    v.get("start_methods") or [default_start_method()],
-                    multiprocessing.get_all_start_methods(),
-                )
-            )
-        ),
-        maxsizes=tuple(dedupe(_int("maxsize", x, 0) for x in v.get("maxsizes", [0]))),
-        placements=tuple(
-            dedupe(check_choices("placement", v.get("placements", ["unpinned"]), PLACEMENTS))
-        ),
+        maxsizes=tuple(dedupe(_int("maxsize", x, 0) for x in v.get("maxsizes", ()))),
+        placements=_choices("placement", v.get("placements", ["unpinned"]), PLACEMENTS),
+        producers=tuple(dedupe(_int("producers", x, 1) for x in v.get("producers", ()))),
+        consumers=tuple(dedupe(_int("consumers", x, 1) for x in v.get("consumers", ()))),
+        rates=tuple(dedupe(_rate(x) for x in v.get("rates", ()))),
         repeats=_int("repeats", v.get("repeats", 5), 1),
         warmups=_int("warmups", v.get("warmups", 1), 0),
         target_time_s=_float("target_time", v.get("target_time_s", 0.1)),
@@ -197,13 +200,25 @@ def validate(values: Mapping[str, Any]) -> Settings:
         quick=bool(v.get("quick", False)),
         faults=tuple(v.get("faults", ())),
     )
-    _check_maxsize_applies(s, v)
+    _check_maxsize_applies(s)
     _check_memory(s)
     return s
 
 
-def _check_maxsize_applies(s: Settings, given: Mapping[str, Any]) -> None:
-    if "maxsizes" not in given or s.maxsizes == (0,):
+def _choices(kind: str, values: Iterable[str], valid: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dedupe(check_choices(kind, values, valid)))
+
+
+def _rate(value: Any) -> str:
+    from ipcbench.patterns.rate import parse_load
+
+    text = str(value).strip()
+    parse_load(text)
+    return text
+
+
+def _check_maxsize_applies(s: Settings) -> None:
+    if not s.maxsizes or s.maxsizes == (0,):
         return
     if not any(transports.get(t).uses_maxsize for t in s.transports):
         bounded = [cls.name for cls in transports.all_transports() if cls.uses_maxsize]
@@ -218,7 +233,7 @@ def _check_memory(s: Settings) -> None:
     except (OSError, ValueError, AttributeError):
         return
     budget = ram_bytes // 4
-    largest = max(s.sizes)
+    largest = max(s.sizes or DEFAULT_SIZES)
     if largest * COPIES_PER_MESSAGE > budget:
         raise IpcbenchError(
             f"payload of {largest} bytes needs about {largest * COPIES_PER_MESSAGE >> 20} MiB "
@@ -227,12 +242,41 @@ def _check_memory(s: Settings) -> None:
         )
 
 
-def with_overrides(settings: Settings, **changes: Any) -> Settings:
-    return replace(settings, **changes)
+def sizes_for(s: Settings, pattern: str) -> tuple[int, ...]:
+    """--sizes if given; else the full grid, or one size for many-process patterns."""
+    if s.sizes:
+        return s.sizes
+    if pattern in SCALING_PATTERNS:
+        return QUICK_SCALING_SIZES if s.quick else SCALING_SIZES
+    return QUICK_SIZES if s.quick else DEFAULT_SIZES
 
 
-def setting_names() -> list[str]:
-    return [f.name for f in fields(Settings)]
+def counts_for(s: Settings, pattern: str) -> tuple[list[int], list[int]]:
+    """(producers, consumers) to sweep for a pattern."""
+    default = list(QUICK_COUNTS if s.quick else DEFAULT_COUNTS)
+    producers = list(s.producers) or default
+    consumers = list(s.consumers) or default
+    if pattern in ("fan", "taskqueue"):
+        return producers, consumers
+    if pattern == "shared_state":
+        return producers, [0]
+    return [1], [1]
+
+
+def maxsizes_for(s: Settings, cls: type[transports.Transport], pattern: str) -> list[int | None]:
+    if not cls.uses_maxsize:
+        return [None]
+    if s.maxsizes:
+        return list(s.maxsizes)
+    if pattern == "backpressure":
+        return list(QUICK_MAXSIZES if s.quick else BACKPRESSURE_MAXSIZES)
+    return [0]
+
+
+def loads_for(s: Settings, pattern: str) -> list[str]:
+    if pattern != "rate":
+        return [""]
+    return list(s.rates) or list(QUICK_RATES if s.quick else DEFAULT_RATES)
 
 
 def expand(s: Settings) -> list[Case]:
@@ -249,25 +293,19 @@ def expand(s: Settings) -> list[Case]:
 
 def _cases_for(s: Settings, cls: type[transports.Transport], pattern: str) -> Iterable[Case]:
     kinds = [k for k in s.payload_kinds if k in cls.payload_kinds()]
-    maxsizes: list[int | None] = list(s.maxsizes) if cls.uses_maxsize else [None]
     methods = [""] if cls.in_process else list(s.start_methods)
     placements = dedupe("same" if (cls.in_process and p == "split") else p for p in s.placements)
-    ops = list(cls.ops) if pattern == "proxy_ops" else [""]
+    producers, consumers = counts_for(s, pattern)
     fault = s.faults[0] if s.faults else ""
-    for size in s.sizes:
-        for kind in kinds:
-            for method in methods:
-                for maxsize in maxsizes:
-                    for placement in placements:
-                        for op in ops:
-                            yield Case(
-                                transport=cls.name,
-                                pattern=pattern,
-                                payload_bytes=size,
-                                payload_kind=kind,
-                                start_method=method,
-                                maxsize=maxsize,
-                                op=op,
-                                placement=placement,
-                                fault=fault,
-                            )
+    grid = itertools.product(
+        sizes_for(s, pattern), kinds, methods, maxsizes_for(s, cls, pattern), placements,
+        cls.ops.get(pattern, ("",)), producers, consumers, loads_for(s, pattern),
+    )
+    for size, kind, method, maxsize, placement, op, n_prod, n_cons, load in grid:
+        if op == "close_join" and maxsize:
+            continue  # flush timing is measured on unbounded queues only (bounded ones hang)
+        yield Case(
+            transport=cls.name, pattern=pattern, payload_bytes=size, payload_kind=kind,
+            start_method=method, maxsize=maxsize, op=op, producers=n_prod, consumers=n_cons,
+            placement=placement, offered_load=load, fault=fault,
+        )

@@ -19,7 +19,7 @@ import random
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from ipcbench.errors import DeliveryError
 
@@ -107,7 +107,7 @@ class Verifier:
         self.check = check
         self.expected = first_seq
 
-    def _fail(self, reason: str) -> None:
+    def _fail(self, reason: str) -> NoReturn:
         raise DeliveryError(f"message {self.expected}: {reason}")
 
     def _seq(self, seq: Any) -> None:
@@ -116,28 +116,99 @@ class Verifier:
                 self._fail(f"lost: got sequence number {seq} (gap of {seq - self.expected})")
             self._fail(f"out of order or duplicated: got sequence number {seq!r}")
 
-    def message(self, msg: Any) -> None:
-        """Verify an object-wire message ``(seq, payload)``."""
-        if type(msg) is not tuple or len(msg) != 2:
+    def open_message(self, msg: Any) -> int:
+        """Check an object-wire message's shape, length and checksum; return its seq."""
+        if type(msg) is not tuple or len(msg) < 2:
             self._fail(f"malformed message of type {type(msg).__name__}")
-        seq, payload = msg
-        self._seq(seq)
+        payload = msg[1]
         check = self.check
         if len(payload) != check.length:
             self._fail(f"truncated: payload length {len(payload)}, expected {check.length}")
         crc = window_crc(payload) if check.kind == "bytes" else object_crc(payload)
         if crc != check.crc:
             self._fail("corrupted: checksum mismatch")
-        self.expected += 1
+        seq: int = msg[0]
+        return seq
 
-    def frame(self, frame: bytes | bytearray | memoryview) -> None:
-        """Verify a bytes-wire frame ``[seq][payload]``."""
+    def open_frame(self, frame: bytes | bytearray | memoryview) -> int:
+        """Check a bytes-wire frame's length and checksum; return its seq."""
         if len(frame) != SEQ_BYTES + self.check.length:
             self._fail(
                 f"truncated: frame of {len(frame)} bytes, expected {SEQ_BYTES + self.check.length}"
             )
-        (seq,) = SEQ.unpack_from(frame, 0)
-        self._seq(seq)
         if window_crc(memoryview(frame)[SEQ_BYTES:]) != self.check.crc:
             self._fail("corrupted: checksum mismatch")
+        seq: int = SEQ.unpack_from(frame, 0)[0]
+        return seq
+
+    def message(self, msg: Any) -> None:
+        """Verify an object-wire message ``(seq, payload)`` in sequence."""
+        self._seq(self.open_message(msg))
         self.expected += 1
+
+    def frame(self, frame: bytes | bytearray | memoryview) -> None:
+        """Verify a bytes-wire frame ``[seq][payload]`` in sequence."""
+        self._seq(self.open_frame(frame))
+        self.expected += 1
+
+
+PRODUCER_SHIFT = 32  # many-producer sequence numbers: producer << 32 | per-producer number
+
+
+def fan_seq(producer: int, number: int) -> int:
+    return producer << PRODUCER_SHIFT | number
+
+
+class FanReceiver:
+    """One consumer's checks when many producers share a channel.
+
+    Per producer, numbers must arrive in increasing order (FIFO per producer); each message is
+    marked in ``seen`` (one byte per expected message), so the driver can prove, by adding the
+    marks of all consumers, that every message arrived exactly once.
+    """
+
+    def __init__(self, check: PayloadCheck, wire: str, producers: int, n_per: int,
+                 first: int) -> None:
+        self.verifier = Verifier(check)
+        self.open = self.verifier.open_frame if wire == "bytes" else self.verifier.open_message
+        self.n_per = n_per
+        self.first = first
+        self.last = [first - 1] * producers
+        self.seen = bytearray(producers * n_per)
+        self.count = 0
+
+    def accept(self, msg: Any) -> None:
+        seq = self.open(msg)
+        producer, number = seq >> PRODUCER_SHIFT, seq & ((1 << PRODUCER_SHIFT) - 1)
+        if not 0 <= producer < len(self.last) or not 0 <= number - self.first < self.n_per:
+            raise DeliveryError(f"message {seq}: unexpected producer {producer} number {number}")
+        if number <= self.last[producer]:
+            raise DeliveryError(
+                f"producer {producer} message {number}: out of order or duplicated "
+                f"(after {self.last[producer]})"
+            )
+        self.last[producer] = number
+        self.seen[producer * self.n_per + number - self.first] = 1
+        self.count += 1
+
+
+def check_exactly_once(seen_per_consumer: list[bytes], producers: int, n_per: int) -> None:
+    """Raise DeliveryError unless every message was marked by exactly one consumer.
+
+    The marks (one byte, 0 or 1, per message) are added as big integers, which is fast."""
+    size = producers * n_per
+    acc = 0
+    for seen in seen_per_consumer:
+        marks = int.from_bytes(seen, "little")
+        overlap = acc & marks
+        if overlap:
+            i = (overlap & -overlap).bit_length() // 8
+            raise DeliveryError(f"producer {i // n_per} message {i % n_per}: duplicated")
+        acc |= marks
+    total = acc.to_bytes(size, "little")
+    missing = total.find(0)
+    if missing >= 0:
+        raise DeliveryError(
+            f"producer {missing // n_per} message {missing % n_per}: lost "
+            f"({total.count(0)} of {size} missing)"
+        )

@@ -1,13 +1,17 @@
 """Top-level child entry points (importable, so spawn and forkserver can start them).
 
-A child gets its endpoint, a control Connection for commands from the driver, and an error
+A child gets its endpoint(s), a control Connection for commands from the driver, and an error
 Connection on which it reports an exception before exiting. Commands are tuples:
+``("run", ...)`` -- one batch of the child's role (arguments per role below) -- or ``("stop",)``.
 
-* ``("run", n, first_seq)`` -- do one batch of ``n`` messages of the child's role;
-* ``("stop",)`` -- release the endpoint and exit.
-
-Roles: ``echo`` (ping-pong), ``produce`` (stream; replies with its own timestamps),
-``write`` (Manager proxy set/append; replies with per-op latencies when timed).
+Roles:
+* ``echo``    ping-pong: receive n messages, send each back.
+* ``produce`` stream/fan/backpressure/nowait/rate: send n messages (to its endpoints in turn);
+  replies ``("done", t_start_ns, t_end_ns, stats)``.
+* ``consume`` fan/taskqueue: receive until a sentinel (shared queue) or an expected count
+  (one pipe per producer); replies ``("done", t_last_ns, count, seen_marks)``.
+* ``write``   Manager proxy set/append (proxy_ops); ``state``: shared_state updates.
+* ``put_close`` lifecycle: put n items, then time ``close()`` + ``join_thread()``.
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ import time
 import traceback
 from array import array
 from collections.abc import Callable
+from multiprocessing.connection import wait
 from typing import Any
 
-from ipcbench.verify import PayloadCheck, make_payload, new_frame, stamp
+from ipcbench.verify import FanReceiver, PayloadCheck, fan_seq, make_payload, new_frame, stamp
 
-FAULTS = ("drop", "duplicate", "truncate", "corrupt", "hang", "kill", "raise")
+FAULTS = ("drop", "duplicate", "truncate", "corrupt", "hang", "kill", "raise", "consumer_kill")
 FAULT_SEQ = 1  # the message a fault hits (counted over the whole case, calibration included)
+DEPTH_EVERY = 8  # backpressure: sample qsize() every this many puts
 
 
 def pin(cpus: list[int] | None) -> None:
@@ -40,21 +46,24 @@ def affinity() -> list[int]:
 
 def child_main(
     role: str,
-    endpoint: Any,
+    endpoints: Any,
     control: Any,
     errors: Any,
     check: PayloadCheck,
     wire: str,
     cpus: list[int] | None,
     fault: str,
+    index: int = 0,
 ) -> None:
-    """Entry point of every worker process."""
+    """Entry point of every worker process. ``endpoints`` is one endpoint or a list."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor handles Ctrl-C
     try:
         pin(cpus)
-        endpoint.in_child()
+        eps = endpoints if isinstance(endpoints, list) else [endpoints]
+        for ep in eps:
+            ep.in_child()
         control.send(("ready", os.getpid(), affinity()))
-        Worker(role, endpoint, control, check, wire, fault).serve()
+        Worker(role, eps, control, check, wire, fault, index).serve()
     except BaseException as exc:  # report everything, including SystemExit from a fault
         try:
             errors.send(f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}")
@@ -66,28 +75,32 @@ class Worker:
     """The command loop of one child process."""
 
     def __init__(
-        self, role: str, endpoint: Any, control: Any, check: PayloadCheck, wire: str, fault: str
+        self, role: str, eps: list[Any], control: Any, check: PayloadCheck, wire: str,
+        fault: str, index: int,
     ) -> None:
         self.role = role
-        self.ep = endpoint
+        self.eps = eps
+        self.ep = eps[0]
         self.control = control
+        self.check = check
         self.wire = wire
         self.fault = fault
+        self.index = index
         payload, _ = make_payload(check.kind, check.payload_bytes)
         self.payload = payload
         self.frame = new_frame(payload) if wire == "bytes" else None
 
     def serve(self) -> None:
         handlers: dict[str, Callable[..., None]] = {
-            "echo": self.echo,
-            "produce": self.produce,
-            "write": self.write,
+            "echo": self.echo, "produce": self.produce, "write": self.write,
+            "consume": self.consume, "state": self.state, "put_close": self.put_close,
         }
         handler = handlers[self.role]
         while True:
             cmd = self.control.recv()
             if cmd[0] == "stop":
-                self.ep.close()
+                for ep in self.eps:
+                    ep.close()
                 return
             handler(*cmd[1:])
 
@@ -98,19 +111,9 @@ class Worker:
 
     def faulty(self, seq: int, msg: Any) -> list[Any]:
         """The messages to send in place of ``msg`` (fault injection for tests)."""
-        if seq != FAULT_SEQ or not self.fault:
+        if seq != FAULT_SEQ or not self.fault or self.fault.startswith("consumer_"):
             return [msg]
-        if self.fault == "drop":
-            return []
-        if self.fault == "duplicate":
-            return [msg, msg]
-        if self.fault == "hang":
-            time.sleep(3600)
-        if self.fault == "kill":
-            os.kill(os.getpid(), signal.SIGKILL)
-        if self.fault == "raise":
-            raise RuntimeError(f"injected fault at message {seq}")
-        return [_damage(msg, self.fault)]
+        return _apply_fault(self.fault, seq, msg)
 
     def echo(self, n: int, first_seq: int) -> None:
         send, recv = self.ep.send, self.ep.recv
@@ -122,18 +125,63 @@ class Worker:
             for out in self.faulty(seq, recv()):
                 send(out)
 
-    def produce(self, n: int, first_seq: int) -> None:
-        send, message = self.ep.send, self.message
-        fault = self.fault
+    def produce(self, n: int, first: int, opts: dict[str, Any] | None = None) -> None:
+        """Send n messages; with opts: fan numbering, put timing, depth sampling, nowait,
+        or an offered rate (messages then carry their intended send time)."""
+        opts = opts or {}
+        if opts:
+            self.control.send(_Producer(self, opts).run(n, first))
+            return
+        send, message, fault = self.ep.send, self.message, self.fault
         t_start_ns = time.perf_counter_ns()
-        for seq in range(first_seq, first_seq + n):
+        for seq in range(first, first + n):
             if fault:
                 for out in self.faulty(seq, message(seq)):
                     send(out)
             else:
                 send(message(seq))
-        t_end_ns = time.perf_counter_ns()
-        self.control.send(("done", t_start_ns, t_end_ns))
+        self.control.send(("done", t_start_ns, time.perf_counter_ns(), {}))
+
+    def consume(self, n_per: int, first: int, producers: int, expect: int | None) -> None:
+        """Receive and verify messages of many producers (see verify.FanReceiver).
+
+        On a shared queue a sentinel ends a round: the consumer reports its count and waits
+        for "more" (the driver saw fewer messages than sent: a sentinel overtook data still
+        in a producer's feeder thread) or "end"."""
+        receiver = FanReceiver(self.check, self.wire, producers, n_per, first)
+        kill_at = FAULT_SEQ if self.fault == "consumer_kill" else -1
+        clock, t_last_ns = time.perf_counter_ns, 0
+        while True:
+            for msg in self._incoming(expect):
+                if receiver.count == kill_at:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                receiver.accept(msg)
+                t_last_ns = clock()
+            if expect is not None:
+                break
+            self.control.send(("paused", receiver.count))
+            if self.control.recv()[0] == "end":
+                break
+        self.control.send(("done", t_last_ns, receiver.count, bytes(receiver.seen)))
+
+    def _incoming(self, expect: int | None) -> Any:
+        """Messages until a None sentinel (expect None) or until ``expect`` have arrived."""
+        if expect is None:
+            recv = self.ep.recv
+            while (msg := recv()) is not None:
+                yield msg
+            return
+        if len(self.eps) == 1:
+            recv = self.ep.recv
+            for _ in range(expect):
+                yield recv()
+            return
+        by_conn = {ep.in_conn: ep for ep in self.eps}
+        remaining = expect
+        while remaining:
+            for conn in wait(list(by_conn)):
+                yield by_conn[conn].recv()
+                remaining -= 1
 
     def write(self, n: int, first_seq: int, timed: bool) -> None:
         samples = array("q")
@@ -147,16 +195,101 @@ class Worker:
         t_end_ns = clock()
         self.control.send(("done", t_start_ns, t_end_ns, samples.tobytes() if timed else b""))
 
+    def state(self, n: int, first: int, op: str) -> None:
+        """shared_state: n updates by this process, each timed."""
+        samples = array("q", bytes(8 * n))
+        update, clock = self.ep.update, time.perf_counter_ns
+        t_start_ns = clock()
+        for i in range(n):
+            seq = fan_seq(self.index, first + i)
+            for out in self.faulty(first + i, (seq, self.payload)):
+                t0 = clock()
+                update(op, self.index, seq, out)
+                samples[i] = clock() - t0
+        self.control.send(("done", t_start_ns, clock(), samples.tobytes()))
+
+    def put_close(self, n: int, first: int) -> None:
+        """lifecycle close_join: put n items (untimed), then time close() + join_thread()."""
+        q = self.ep.out_q
+        for seq in range(first, first + n):
+            q.put(self.message(seq))
+        t0 = time.perf_counter_ns()
+        q.close()
+        q.join_thread()
+        self.control.send(("done", t0, time.perf_counter_ns(), {}))
+
+
+class _Producer:
+    """A producer with options (fan, backpressure, nowait, rate); see Worker.produce."""
+
+    def __init__(self, worker: Worker, opts: dict[str, Any]) -> None:
+        self.w = worker
+        self.fan = opts.get("fan", False)
+        self.block = opts.get("block", False)
+        self.nowait = opts.get("nowait", False)
+        self.rate_per_s = float(opts.get("rate_per_s", 0.0))
+
+    def run(self, n: int, first: int) -> tuple[Any, ...]:
+        w, eps = self.w, self.w.eps
+        sends = [ep.send_nowait if self.nowait else ep.send for ep in eps]
+        clock = time.perf_counter_ns
+        stats = {"blocked_ns": 0, "peak_depth": None, "retries": 0}
+        interval_ns = 1e9 / self.rate_per_s if self.rate_per_s else 0.0
+        t_start_ns = clock()
+        for i in range(n):
+            seq = fan_seq(w.index, first + i) if self.fan else first + i
+            msg = w.message(seq)
+            if interval_ns:
+                intended_ns = t_start_ns + int(i * interval_ns)
+                while clock() < intended_ns:
+                    pass  # spin: sleeping is far coarser than the intervals measured
+                msg = (*msg, intended_ns)
+            for out in w.faulty(first + i, msg):
+                t0 = clock()
+                retries = sends[i % len(sends)](out)
+                if self.block:
+                    stats["blocked_ns"] += clock() - t0
+                if self.nowait:
+                    stats["retries"] += retries
+            if self.block and i % DEPTH_EVERY == 0:
+                stats["peak_depth"] = _max_depth(stats["peak_depth"], eps[0])
+        return ("done", t_start_ns, clock(), stats)
+
+
+def _max_depth(current: Any, ep: Any) -> Any:
+    """Peak queue depth so far; "unavailable" where qsize() is not implemented (macOS)."""
+    if current == "unavailable":
+        return current
+    try:
+        depth = ep.out_q.qsize()
+    except NotImplementedError:
+        return "unavailable"
+    return depth if current is None else max(current, depth)
+
+
+def _apply_fault(fault: str, seq: int, msg: Any) -> list[Any]:
+    if fault == "drop":
+        return []
+    if fault == "duplicate":
+        return [msg, msg]
+    if fault == "hang":
+        time.sleep(3600)
+    if fault == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if fault == "raise":
+        raise RuntimeError(f"injected fault at message {seq}")
+    return [_damage(msg, fault)]
+
 
 def _damage(msg: Any, fault: str) -> Any:
     """A truncated or corrupted copy of a message (object tuple or bytes frame)."""
     if isinstance(msg, tuple):
-        seq, payload = msg
+        seq, payload, *rest = msg
         if fault == "truncate":
-            return (seq, payload[:-1])
+            return (seq, payload[:-1], *rest)
         if isinstance(payload, bytes):
-            return (seq, bytes([payload[0] ^ 0xFF]) + payload[1:])
-        return (seq, [(-1, 0.0, "corrupt"), *payload[1:]])
+            return (seq, bytes([payload[0] ^ 0xFF]) + payload[1:], *rest)
+        return (seq, [(-1, 0.0, "corrupt"), *payload[1:]], *rest)
     data = bytes(msg)
     if fault == "truncate":
         return data[:-1]

@@ -11,7 +11,7 @@ from ipcbench.results import COLUMNS, ResultWriter, RunPaths, read_rows, read_sa
 
 def _row(i: int) -> dict:
     return {
-        "schema_version": 1,
+        "schema_version": 2,
         "run_id": "r",
         "row_id": f"r-{i}",
         "transport": "pipe",

@@ -4,23 +4,41 @@ from __future__ import annotations
 
 from ipcbench.errors import IpcbenchError
 from ipcbench.patterns.base import Session
+from ipcbench.patterns.fan import Fan, TaskQueue
+from ipcbench.patterns.flow import Backpressure, Nowait
+from ipcbench.patterns.lifecycle import Lifecycle
 from ipcbench.patterns.pingpong import PingPong
 from ipcbench.patterns.proxy_ops import ProxyOps
+from ipcbench.patterns.rate import Rate
+from ipcbench.patterns.shared_state import SharedState
 from ipcbench.patterns.stream import Stream
 
 PATTERNS: dict[str, type[Session]] = {
     "pingpong": PingPong,
     "stream": Stream,
     "proxy_ops": ProxyOps,
+    "fan": Fan,
+    "taskqueue": TaskQueue,
+    "shared_state": SharedState,
+    "backpressure": Backpressure,
+    "nowait": Nowait,
+    "lifecycle": Lifecycle,
+    "rate": Rate,
 }
 
 DESCRIPTIONS: dict[str, str] = {
     "pingpong": "latency: parent sends, child echoes; every round trip timed",
     "stream": "throughput: child produces, parent receives + verifies; timed at arrival",
     "proxy_ops": "Manager dict/list: child writes, parent reads back; per-op latency",
+    "fan": "P producers x C consumers (--producers/--consumers); exactly-once across consumers",
+    "taskqueue": "JoinableQueue tasks: P producers, C daemon consumers, q.join(); join latency",
+    "shared_state": "K processes (--producers) update a Manager dict/list (or Queue); ops/s",
+    "backpressure": "queue maxsize 1/16/256/0 under a fast producer: blocked time, peak depth",
+    "nowait": "put_nowait/get_nowait retried on Full/Empty vs blocking put/get; retries",
+    "lifecycle": "close()+join_thread() flush time; per-call qsize()/empty()/full()",
+    "rate": "open-loop latency at offered rates (--rates 50%,20000); saturation point",
 }
 
-LATENCY_PATTERNS = ("pingpong", "proxy_ops")
 
 
 def names() -> list[str]:

@@ -14,7 +14,7 @@ import threading
 import time
 from array import array
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ipcbench.params import Case
@@ -41,6 +41,7 @@ class Measurement:
     elapsed_ns: int
     producer_elapsed_ns: int | None = None
     samples_ns: array | None = None  # per-message latency, when the pattern has one
+    extra: dict[str, Any] = field(default_factory=dict)  # pattern-specific result columns
 
 
 @dataclass(frozen=True)
@@ -78,15 +79,16 @@ class Children:
         wire: str,
         cpus: list[int] | None,
         fault: str,
+        index: int = 0,
     ) -> Any:
         """Start one worker and return its control Connection once it is ready."""
         control, child_control = self.ctx.Pipe(duplex=True)
         err_r, err_w = self.ctx.Pipe(duplex=False)
         proc = self.ctx.Process(
             target=child_main,
-            args=(role, endpoint, child_control, err_w, check, wire, cpus, fault),
+            args=(role, endpoint, child_control, err_w, check, wire, cpus, fault, index),
             daemon=True,
-            name=f"ipcbench-{role}",
+            name=f"ipcbench-{role}-{index}",
         )
         proc.start()
         child_control.close()
@@ -102,7 +104,10 @@ class Children:
         while not control.poll(0.05):
             if not proc.is_alive() or time.monotonic() > deadline:
                 raise self._failure_of(proc, err_r, "while starting")
-        _, pid, cpus = control.recv()
+        try:
+            _, pid, cpus = control.recv()
+        except (EOFError, OSError):
+            raise self._failure_of(proc, err_r, "while starting") from None
         self.affinities[pid] = cpus
 
     def watch(self) -> None:
@@ -142,6 +147,8 @@ class Children:
 
     def stop(self, graceful: bool) -> None:
         """Stop the watcher, ask children to exit, then kill (by pid) any still running."""
+        if self._stopping:
+            return
         self._stopping = True
         os.write(self._wake_w, b"x")
         if self._watcher is not None:
@@ -189,22 +196,30 @@ class Session:
 
     def start(self) -> None:
         self.channel = self.transport.open(self.ctx, self.case, duplex=self.duplex)
-        for pid in self.channel.helper_pids:
-            if self.placement.children:
-                os.sched_setaffinity(pid, self.placement.children)
+        self.pin_helpers(self.channel.helper_pids)
         if self.transport.in_process:
             return
-        control = self.children.start(
-            self.role,
-            self.channel.child,
-            self.check,
-            self.transport.wire,
-            self.placement.children,
-            self.case.fault,
-        )
-        self.controls.append(control)
+        self.start_child(self.role, self.channel.child)
         self.channel.child.close()  # the child has its copy; EOF now reaches us if it dies
         self.children.watch()
+
+    def pin_helpers(self, pids: list[int]) -> None:
+        """Helper processes (a Manager server) go where the children go."""
+        if self.placement.children:
+            for pid in pids:
+                os.sched_setaffinity(pid, self.placement.children)
+
+    def start_child(self, role: str, endpoint: Any, index: int = 0) -> Any:
+        control = self.children.start(
+            role, endpoint, self.check, self.transport.wire, self.placement.children,
+            self.case.fault, index,
+        )
+        self.controls.append(control)
+        return control
+
+    def gather(self, controls: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """One reply from each child (in order)."""
+        return [c.recv() for c in (controls if controls is not None else self.controls)]
 
     def take_seqs(self, n: int) -> int:
         """Reserve ``n`` sequence numbers; returns the first."""

@@ -8,6 +8,8 @@ send/put returned) is recorded too: for Queue it is shorter, as the feeder threa
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from ipcbench.patterns.base import Measurement, Session
 from ipcbench.verify import Verifier, new_frame, stamp
 
@@ -15,6 +17,7 @@ from ipcbench.verify import Verifier, new_frame, stamp
 class Stream(Session):
     duplex = False
     role = "produce"
+    producer_opts: ClassVar[dict[str, Any]] = {}  # see workers.Worker.produce
 
     def run(self, n: int) -> Measurement:
         first = self.take_seqs(n)
@@ -24,16 +27,21 @@ class Stream(Session):
         if self.transport.in_process:
             return self._inline(n, first, check)
         recv = self.channel.parent.recv
-        self.controls[0].send(("run", n, first))
+        self.controls[0].send(("run", n, first, self.producer_opts))
         for _ in range(n):
             check(recv())
         end_ns = self.clock()
-        _, start_ns, producer_end_ns = self.controls[0].recv()
+        _, start_ns, producer_end_ns, stats = self.controls[0].recv()
         return Measurement(
             n_messages=n,
             elapsed_ns=end_ns - start_ns,
             producer_elapsed_ns=producer_end_ns - start_ns,
+            extra=self.stats_columns(stats),
         )
+
+    def stats_columns(self, stats: dict[str, Any]) -> dict[str, Any]:
+        """Result columns from the producer's stats (none for a plain stream)."""
+        return {}
 
     def _inline(self, n: int, first: int, check) -> Measurement:  # type: ignore[no-untyped-def]
         assert self.channel is not None

@@ -23,6 +23,8 @@ _MODULES: dict[str, str] = {
     "manager_queue": "ManagerQueueTransport",
     "manager_dict": "ManagerDictTransport",
     "manager_list": "ManagerListTransport",
+    "faster_fifo": "FasterFifoTransport",
+    "zmq_ipc": "ZmqIpcTransport",
     "raw_pipe": "RawPipeTransport",
     "raw_socketpair": "RawSocketpairTransport",
     "memcpy": "MemcpyTransport",

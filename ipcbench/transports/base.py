@@ -30,6 +30,14 @@ class Endpoint:
     def close(self) -> None:
         """Release OS resources held by this side (idempotent)."""
 
+    def send_nowait(self, msg: Any) -> int:
+        """Send without blocking, retrying while full; returns the number of retries."""
+        raise NotImplementedError
+
+    def recv_nowait(self) -> tuple[Any, int]:
+        """Receive without blocking, retrying while empty; returns (message, retries)."""
+        raise NotImplementedError
+
     def abandon(self) -> None:
         """Prepare to close after a failure: don't wait to flush data nobody will read."""
 
@@ -60,7 +68,11 @@ class Transport:
     uses_maxsize: ClassVar[bool] = False
     in_process: ClassVar[bool] = False  # floors with no IPC (memcpy, pickle)
     floor: ClassVar[bool] = False
-    ops: ClassVar[tuple[str, ...]] = ()  # proxy_ops operations
+    # pattern -> the operations it measures on this transport (each a separate case).
+    ops: ClassVar[dict[str, tuple[str, ...]]] = {}
+    # fan: "shared" (all producers and consumers on one queue), "pairs" (one channel per
+    # producer-consumer pair), or "" (fan not supported).
+    fan_mode: ClassVar[str] = ""
 
     @classmethod
     def payload_kinds(cls) -> tuple[str, ...]:

@@ -12,6 +12,9 @@ from ipcbench.transports.queues import queue_channel
 class JoinableQueueTransport(Transport):
     name = "joinablequeue"
     description = "multiprocessing.JoinableQueue(maxsize), put/get + task_done()"
+    patterns = ("pingpong", "stream", "fan", "taskqueue", "backpressure", "nowait", "lifecycle")
+    ops = {"nowait": ("nowait", "blocking"), "lifecycle": ("close_join", "qsize", "empty", "full")}
+    fan_mode = "shared"
     uses_maxsize = True
 
     def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:

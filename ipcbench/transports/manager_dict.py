@@ -13,8 +13,8 @@ from ipcbench.transports.proxies import ProxyEnd
 class ManagerDictTransport(Transport):
     name = "manager_dict"
     description = "Manager().dict() proxy: set by a child, get by the parent"
-    patterns = ("proxy_ops",)
-    ops = ("set", "get")
+    patterns = ("proxy_ops", "shared_state")
+    ops = {"proxy_ops": ("set", "get"), "shared_state": ("dict_distinct", "dict_contended")}
 
     def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:
         manager = start_manager(ctx)

@@ -13,8 +13,8 @@ from ipcbench.transports.proxies import ProxyEnd
 class ManagerListTransport(Transport):
     name = "manager_list"
     description = "Manager().list() proxy: append by a child, get by the parent"
-    patterns = ("proxy_ops",)
-    ops = ("append", "get")
+    patterns = ("proxy_ops", "shared_state")
+    ops = {"proxy_ops": ("append", "get"), "shared_state": ("list_append",)}
 
     def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:
         manager = start_manager(ctx)

@@ -12,6 +12,8 @@ from ipcbench.transports.connection import ObjectConn
 class PipeTransport(Transport):
     name = "pipe"
     description = "multiprocessing.Pipe() duplex, send/recv (pickled)"
+    patterns = ("pingpong", "stream", "fan", "rate")
+    fan_mode = "pairs"
     endpoint = ObjectConn
 
     def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:

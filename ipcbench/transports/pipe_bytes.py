@@ -10,4 +10,5 @@ class PipeBytesTransport(PipeTransport):
     name = "pipe_bytes"
     description = "multiprocessing.Pipe() duplex, send_bytes/recv_bytes (no pickling)"
     wire = "bytes"
+    patterns = ("pingpong", "stream", "fan")
     endpoint = BytesConn

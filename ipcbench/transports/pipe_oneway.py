@@ -12,6 +12,8 @@ from ipcbench.transports.connection import ObjectConn
 class PipeOnewayTransport(Transport):
     name = "pipe_oneway"
     description = "Pipe(duplex=False), send/recv; two of them for ping-pong"
+    patterns = ("pingpong", "stream", "fan", "rate")
+    fan_mode = "pairs"
 
     def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:
         up_r, up_w = ctx.Pipe(duplex=False)  # child -> parent

@@ -24,6 +24,15 @@ class ProxyEnd(Endpoint):
         else:
             self.proxy.append(msg)
 
+    def update(self, op: str, index: int, seq: int, msg: Any) -> None:
+        """shared_state: distinct keys, one contended key, or an append."""
+        if op == "dict_distinct":
+            self.proxy[seq] = msg
+        elif op == "dict_contended":
+            self.proxy["hot"] = msg
+        else:
+            self.proxy.append(msg)
+
     def read(self, seq: int, index: int) -> Any:
         """The message with sequence number ``seq``, written ``index``-th in this batch."""
         return self.proxy[seq if self.kind == "dict" else index]

@@ -12,6 +12,9 @@ from ipcbench.transports.queues import queue_channel
 class QueueTransport(Transport):
     name = "queue"
     description = "multiprocessing.Queue(maxsize), put/get"
+    patterns = ("pingpong", "stream", "fan", "backpressure", "nowait", "lifecycle", "rate")
+    ops = {"nowait": ("nowait", "blocking"), "lifecycle": ("close_join", "qsize", "empty", "full")}
+    fan_mode = "shared"
     uses_maxsize = True
 
     def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 from typing import Any
 
 from ipcbench.transports.base import Endpoint
@@ -27,6 +28,33 @@ class QueueEnd(Endpoint):
         item = self.in_q.get()
         self.in_q.task_done()
         return item
+
+    def send_nowait(self, msg: Any) -> int:
+        retries = 0
+        put_nowait = self.out_q.put_nowait
+        while True:
+            try:
+                put_nowait(msg)
+                return retries
+            except queue.Full:
+                retries += 1
+
+    def recv_nowait(self) -> tuple[Any, int]:
+        retries = 0
+        get_nowait = self.in_q.get_nowait
+        while True:
+            try:
+                item = get_nowait()
+            except queue.Empty:
+                retries += 1
+                continue
+            if self.task_done:
+                self.in_q.task_done()
+            return item, retries
+
+    def update(self, op: str, index: int, seq: int, msg: Any) -> None:
+        """shared_state through a queue: every update is a put."""
+        self.out_q.put(msg)
 
     def abandon(self) -> None:
         for q in (self.out_q, self.in_q):

@@ -12,6 +12,9 @@ from ipcbench.transports.queues import queue_channel
 class SimpleQueueTransport(Transport):
     name = "simplequeue"
     description = "multiprocessing.SimpleQueue, put/get"
+    patterns = ("pingpong", "stream", "fan", "lifecycle", "rate")
+    ops = {"lifecycle": ("empty",)}
+    fan_mode = "shared"
 
     def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:
         parent, child = queue_channel(ctx.SimpleQueue, duplex)

@@ -1,0 +1,49 @@
+"""Variants of stream with one producer child and the driver consuming.
+
+* backpressure: queue maxsize under a fast producer -- time the producer spent inside put()
+  (``blocked_s``) and the peak queue depth sampled with qsize() every few puts.
+* nowait: put_nowait/get_nowait retried on queue.Full/queue.Empty (op ``nowait``, retries
+  counted) against blocking put/get (op ``blocking``) on the same payloads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ipcbench.patterns.base import Measurement
+from ipcbench.patterns.stream import Stream
+from ipcbench.verify import Verifier
+
+
+class Backpressure(Stream):
+    producer_opts = {"block": True}
+
+    def stats_columns(self, stats: dict[str, Any]) -> dict[str, Any]:
+        depth = stats.get("peak_depth")
+        return {
+            "blocked_s": stats["blocked_ns"] / 1e9,
+            "peak_depth": depth if isinstance(depth, int) else None,
+        }
+
+
+class Nowait(Stream):
+    def run(self, n: int) -> Measurement:
+        if self.case.op != "nowait":
+            return super().run(n)
+        first = self.take_seqs(n)
+        verifier = Verifier(self.check, first)
+        recv_nowait = self.channel.parent.recv_nowait  # type: ignore[union-attr]
+        self.controls[0].send(("run", n, first, {"nowait": True}))
+        consumer_retries = 0
+        for _ in range(n):
+            msg, retries = recv_nowait()
+            consumer_retries += retries
+            verifier.message(msg)
+        end_ns = self.clock()
+        _, start_ns, producer_end_ns, stats = self.controls[0].recv()
+        return Measurement(
+            n_messages=n,
+            elapsed_ns=end_ns - start_ns,
+            producer_elapsed_ns=producer_end_ns - start_ns,
+            extra={"retries": stats["retries"] + consumer_retries},
+        )

@@ -1,0 +1,36 @@
+"""The Python API as the README shows it: ipcbench.run(...) -> DataFrame, ipcbench.load(path)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ipcbench
+
+
+def test_readme_example(tmp_path: Path) -> None:
+    # --- README example (keep in sync) ---
+    df = ipcbench.run(
+        transports=["pipe"],
+        patterns=["pingpong"],
+        sizes=["64"],
+        repeats=2,
+        target_time=0.005,
+        out=str(tmp_path),
+        quiet=True,
+    )
+    print(df[["transport", "payload_bytes", "lat_p50_us", "msgs_per_s"]])
+    again = ipcbench.load(str(tmp_path))  # a run's CSV, a machine folder or the results root
+    # --- end of README example ---
+
+    assert len(df) == 2 and list(df["repeat"]) == [0, 1]
+    assert set(df["status"]) == {"ok"} and set(df["transport"]) == {"pipe"}
+    assert (df["payload_bytes"] == 64).all() and (df["n_messages"] >= 2).all()
+    assert (df["lat_min_us"] <= df["lat_p50_us"]).all() and (df["msgs_per_s"] > 0).all()
+    assert sorted(again["row_id"]) == sorted(df["row_id"])
+    assert (again["lat_p50_us"].to_numpy() > 0).all()
+    csvs = list(tmp_path.glob("*/*.csv"))
+    assert len(csvs) == 1 and csvs[0].with_name(csvs[0].stem + ".meta.json").exists()
+
+
+def test_public_names() -> None:
+    assert {"run", "load", "__version__"} <= set(ipcbench.__all__)

@@ -1,0 +1,408 @@
+"""Fault injection with real processes on a sample of the transport x pattern x start-method
+matrix (the whole matrix: ``bench/fault_matrix.py``). Every test ends with the same checks:
+the right status for every case, the sweep went on, and nothing is left behind -- no process
+(worker, Manager server, forkserver; zombies included), no semaphore of ours in /dev/shm, no
+file in TMPDIR, no resource-tracker warning."""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FAST, leftover_processes
+
+from ipcbench.errors import IpcbenchError
+from ipcbench.params import Case
+from ipcbench.results import read_rows
+from ipcbench.runner import CaseOutcome, Runner
+from ipcbench.sweep import build_settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import fault_matrix
+
+MARGIN_S = fault_matrix.MARGIN_S
+HANG_TIMEOUT_S = 1.5
+
+# (transport, pattern, op, start method): every transport family, every pattern with children,
+# every start method, each at least once per scenario.
+KILL_SAMPLE = [
+    ("pipe", "pingpong", "", "fork"),
+    ("pipe_bytes", "stream", "", "spawn"),
+    ("queue", "fan", "", "forkserver"),
+    ("joinablequeue", "taskqueue", "", "fork"),
+    ("simplequeue", "rate", "", "spawn"),
+    ("manager_queue", "backpressure", "", "forkserver"),
+    ("manager_dict", "shared_state", "dict_contended", "fork"),
+    ("manager_list", "proxy_ops", "append", "spawn"),
+    ("raw_socketpair", "pingpong", "", "forkserver"),
+]
+RAISE_SAMPLE = [
+    ("pipe_oneway", "stream", "", "fork"),
+    ("queue", "nowait", "nowait", "spawn"),
+    ("joinablequeue", "backpressure", "", "forkserver"),
+    ("manager_queue", "pingpong", "", "fork"),
+    ("manager_dict", "proxy_ops", "get", "spawn"),
+    ("raw_pipe", "stream", "", "forkserver"),
+]
+HANG_SAMPLE = [
+    ("pipe", "rate", "", "fork"),
+    ("simplequeue", "fan", "", "spawn"),
+    ("manager_list", "shared_state", "list_append", "forkserver"),
+]
+
+
+@dataclasses.dataclass
+class Isolation:
+    tmp: Path
+    marker: str
+    out: Path
+
+
+@pytest.fixture
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Isolation]:
+    """A private TMPDIR and a semaphore-name prefix, so leaks are ours and only ours (other
+    test runs on the machine create /dev/shm entries too); checked after the test."""
+    marker = uuid.uuid4().hex[:10]
+    config = multiprocessing.current_process()._config  # type: ignore[attr-defined]
+    monkeypatch.setitem(config, "semprefix", f"/mpt{marker}")
+    tmp = Path(tempfile.mkdtemp(prefix="ipct-", dir="/tmp"))  # short: socket paths live here
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    yield Isolation(tmp=tmp, marker=marker, out=tmp_path / "results")
+    try:
+        assert leftover_processes() == []
+        assert not [n for n in os.listdir("/dev/shm") if marker in n]
+        assert sorted(tmp.rglob("*")) == []
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def sample_cases(sample: list[tuple[str, str, str, str]], fault: str) -> list[Case]:
+    cases = []
+    for transport, pattern, op, method in sample:
+        found = [
+            c
+            for c in fault_matrix.all_cases(method)
+            if (c.transport, c.pattern, c.op) == (transport, pattern, op)
+        ]
+        assert found, (transport, pattern, op)
+        cases.append(dataclasses.replace(found[0], fault=fault))
+    return cases
+
+
+class TimedRunner(Runner):
+    """Records how long each case took (the watchdog's promise)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.seconds: dict[str, float] = {}
+
+    def run_case(self, case: Case) -> CaseOutcome:
+        outcome = super().run_case(case)
+        self.seconds[case.label()] = outcome.seconds
+        return outcome
+
+
+def sweep(
+    iso: Isolation, cases: list[Case], **options: Any
+) -> tuple[dict[str, list[dict[str, str]]], TimedRunner]:
+    """Run the cases in one sweep; rows per case label as read back from the CSV."""
+    settings = build_settings({**FAST, "out": str(iso.out), **options})
+    runner = TimedRunner(settings, cases=cases)
+    result = runner.run()
+    rows = read_rows(result.paths.csv)
+    by_case: dict[str, list[dict[str, str]]] = {}
+    for case in cases:
+        key = fault_matrix.key_of(case.params())
+        by_case[case.label()] = [r for r in rows if fault_matrix.key_of(r) == key]
+    return by_case, runner
+
+
+def assert_every_case(by_case: dict[str, list[dict[str, str]]], status: str, text: str) -> None:
+    assert all(by_case.values()), "a case has no row: the sweep stopped or lost it"
+    wrong = {k: (r[-1]["status"], r[-1]["error"][:120]) for k, r in by_case.items()}
+    wrong = {k: v for k, v in wrong.items() if v[0] != status or text not in v[1]}
+    assert wrong == {}
+
+
+@pytest.mark.parametrize(
+    ("fault", "sample"),
+    [("kill", KILL_SAMPLE), ("raise", RAISE_SAMPLE)],
+)
+def test_injected_faults_end_each_case_and_the_sweep_goes_on(
+    isolated: Isolation, fault: str, sample: list[tuple[str, str, str, str]]
+) -> None:
+    by_case, _ = sweep(isolated, sample_cases(sample, fault))
+    assert_every_case(by_case, *fault_matrix.EXPECTED[fault])
+
+
+def test_hung_children_time_out_within_the_timeout(isolated: Isolation) -> None:
+    by_case, runner = sweep(isolated, sample_cases(HANG_SAMPLE, "hang"), timeout=HANG_TIMEOUT_S)
+    assert_every_case(by_case, "timeout", "--timeout")
+    assert max(runner.seconds.values()) < HANG_TIMEOUT_S + MARGIN_S, runner.seconds
+
+
+@pytest.mark.xfail(strict=False, reason="64 B spawn 2x2 sample sometimes ends ok; see "
+                   "tests/test_scaling.py for the 1 KiB consumer-death test, under investigation")
+def test_killed_consumer_of_a_task_queue_is_a_crash(isolated: Isolation) -> None:
+    cases = sample_cases([("joinablequeue", "taskqueue", "", "spawn")], "consumer_kill")
+    by_case, _ = sweep(isolated, cases)
+    assert_every_case(by_case, "crash", "killed by signal 9")
+
+
+@pytest.mark.parametrize(
+    ("scenario", "sample"),
+    [
+        (
+            "kill_manager",
+            [
+                ("manager_queue", "stream", "", "spawn"),
+                ("manager_dict", "proxy_ops", "set", "forkserver"),
+            ],
+        ),
+        ("kill_worker", [("queue", "lifecycle", "close_join", "fork")]),
+        ("stop_worker", [("pipe", "pingpong", "", "spawn")]),
+    ],
+)
+def test_processes_killed_or_stopped_from_outside(
+    isolated: Isolation, scenario: str, sample: list[tuple[str, str, str, str]]
+) -> None:
+    """SIGKILL or SIGSTOP from outside, mid-case, to a worker or the Manager server."""
+    stop = threading.Event()
+    killer = threading.Thread(target=fault_matrix._killer, args=(scenario, stop, 0.15), daemon=True)
+    killer.start()
+    try:
+        by_case, runner = sweep(
+            isolated, sample_cases(sample, ""), target_time=0.3, timeout=HANG_TIMEOUT_S + 1
+        )
+    finally:
+        stop.set()
+        killer.join()
+    assert_every_case(by_case, *fault_matrix.EXPECTED[scenario])
+    assert max(runner.seconds.values()) < HANG_TIMEOUT_S + 1 + MARGIN_S
+
+
+def test_no_resource_tracker_warning_after_kills_and_hangs(tmp_path: Path) -> None:
+    """Named semaphores (spawn, forkserver) of killed and timed-out cases are all unlinked by
+    the cases themselves: the resource tracker, at exit, finds nothing to warn about."""
+    script = textwrap.dedent(
+        """
+        import dataclasses, sys
+        sys.path.insert(0, BENCH)
+        import fault_matrix
+        from ipcbench.runner import Runner
+        from ipcbench.sweep import build_settings
+        picked = {
+            ("kill", "spawn"): [("queue", "stream"), ("manager_queue", "pingpong"),
+                                ("joinablequeue", "fan")],
+            ("hang", "forkserver"): [("joinablequeue", "stream")],
+        }
+        cases = []
+        for (fault, method), pairs in picked.items():
+            for c in fault_matrix.all_cases(method):
+                if (c.transport, c.pattern) in pairs:
+                    cases.append(dataclasses.replace(c, fault=fault))
+        settings = build_settings({"repeats": 2, "warmups": 0, "target_time": 0.005,
+            "quiet": True, "timeout": 1.5, "out": OUT})
+        rows = Runner(settings, cases=cases).run().rows
+        assert sorted({r["status"] for r in rows}) == ["crash", "timeout"], rows
+        """
+    )
+    script = script.replace("BENCH", repr(str(Path(fault_matrix.__file__).parent)))
+    script = script.replace("OUT", repr(str(tmp_path)))
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert fault_matrix.stderr_problems(out.stderr) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="patterns/base.py Children._watch reports the first sentinel that is ready; when a "
+    "producer dies and its consumer then dies of the EOF, the consumer's EOFError (an effect) "
+    "can be reported instead of the producer's SIGKILL (the cause): status error, not crash",
+)
+def test_the_child_that_failed_first_is_reported_not_its_peer(tmp_path: Path) -> None:
+    """Deterministic form of a race seen in pipe fan cases (~1 in 8 under spawn): both children
+    are dead before the watcher looks; the killed one must be reported."""
+    from ipcbench import transports
+    from ipcbench.patterns.base import Children
+    from ipcbench.verify import make_payload
+
+    ctx = multiprocessing.get_context("spawn")  # children hold only the ends given to them
+    case = Case(transport="pipe", pattern="pingpong", payload_bytes=64, start_method="spawn")
+    _, check = make_payload("bytes", 64)
+    children = Children(ctx)
+    channels = [transports.get("pipe")().open(ctx, case, duplex=True) for _ in range(2)]
+    old_handler = signal.signal(signal.SIGUSR1, lambda *_: None)  # the watcher's wake-up call
+    try:
+        control = children.start("echo", channels[0].child, check, "object", None, "", 0)
+        children.start("echo", channels[1].child, check, "object", None, "", 1)
+        for ch in channels:
+            ch.child.close()
+        children.procs[1].kill()  # child 1 is the one that fails ...
+        children.procs[1].join(10)
+        channels[0].parent.close()  # ... child 0 then reads EOF: a consequence
+        control.send(("run", 1, 0))
+        children.procs[0].join(10)
+        assert children.procs[0].exitcode == 1 and children.procs[1].exitcode == -9
+        children.watch()
+        failure = children.wait_failure(10)
+        assert failure is not None
+        assert failure.status == "crash" and "killed by signal 9" in str(failure), failure
+    finally:
+        children.stop(graceful=False)
+        for ch in channels:
+            ch.close()
+        signal.signal(signal.SIGUSR1, old_handler)
+
+
+# --- checked up front: results folder, disk space, memory --------------------------------
+
+
+def ipcbench(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ipcbench", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kwargs,
+    )
+
+
+def assert_one_line_error(out: subprocess.CompletedProcess[str], text: str) -> None:
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
+    assert text in lines[0], lines[0]
+
+
+@pytest.fixture
+def tiny_fs(tmp_path: Path) -> Iterator[Path]:
+    """A real 1 MiB file system (tmpfs; needs root), unmounted afterwards."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)])
+    if done.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_full_disk_is_refused_before_the_sweep(tiny_fs: Path) -> None:
+    started = time.monotonic()
+    out = ipcbench("run", "-t", "pipe", "-p", "pingpong", "-s", "64", "-o", str(tiny_fs))
+    assert_one_line_error(out, "less than 50 MiB free")
+    assert time.monotonic() - started < 30 and not list(tiny_fs.rglob("*.csv"))
+
+
+def test_read_only_results_folder_is_refused_before_the_sweep(tiny_fs: Path) -> None:
+    subprocess.run(["mount", "-o", "remount,ro", str(tiny_fs)], check=True)
+    out = ipcbench("run", "-t", "pipe", "-p", "pingpong", "-s", "64", "-o", str(tiny_fs))
+    assert_one_line_error(out, "Read-only file system; pass a writable --out DIR")
+
+
+def test_resuming_in_a_full_or_read_only_folder_is_refused(tiny_fs: Path, tmp_path: Path) -> None:
+    settings = build_settings({**FAST, "out": str(tmp_path), "transports": "memcpy", "sizes": "8"})
+    paths = Runner(settings).run().paths
+    for path in (paths.csv, paths.meta, paths.samples):
+        shutil.copy(path, tiny_fs / path.name)
+    csv_path = tiny_fs / paths.csv.name
+    before = csv_path.read_bytes()
+    assert_one_line_error(ipcbench("run", "--resume", str(csv_path)), "less than 50 MiB free")
+    subprocess.run(["mount", "-o", "remount,ro", str(tiny_fs)], check=True)
+    out = ipcbench("run", "--resume", str(csv_path))
+    assert_one_line_error(out, f"Read-only file system; make {tiny_fs} writable")
+    assert csv_path.read_bytes() == before
+
+
+def test_missing_results_folder_is_created_or_refused(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    out = ipcbench("run", "-t", "memcpy", "-o", str(blocker / "results"))
+    assert_one_line_error(out, "pass a writable --out DIR")
+    out = ipcbench(
+        "run",
+        "-t",
+        "memcpy",
+        "-p",
+        "stream",
+        "-s",
+        "64",
+        "--repeats",
+        "1",
+        "--warmups",
+        "0",
+        "--target-time",
+        "0.001",
+        "-q",
+        "-o",
+        str(tmp_path / "new" / "deep" / "results"),
+    )
+    assert out.returncode == 0, out.stderr
+    assert list((tmp_path / "new").rglob("*.csv"))
+
+
+def test_disk_full_during_the_sweep_stops_with_one_line_and_keeps_finished_cases(
+    isolated: Isolation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC on the third case: one line naming --resume; the CSV holds the two before it."""
+    import errno
+
+    from ipcbench.results import ResultWriter
+
+    real = ResultWriter.write_case
+    calls = {"n": 0}
+
+    def write_case(self: ResultWriter, rows: Any, samples: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(self, rows, samples)
+
+    monkeypatch.setattr(ResultWriter, "write_case", write_case)
+    settings = build_settings(
+        {**FAST, "out": str(isolated.out), "transports": "memcpy,pickle", "sizes": "8,64"}
+    )
+    with pytest.raises(IpcbenchError, match=r"No space left on device.*--resume") as info:
+        Runner(settings).run()
+    assert "\n" not in str(info.value)
+    (csv_path,) = isolated.out.rglob("*.csv")
+    assert len({r["payload_bytes"] + r["transport"] for r in read_rows(csv_path)}) == 2
+
+
+def test_payload_over_the_memory_budget_is_refused_up_front(tmp_path: Path) -> None:
+    out = ipcbench("run", "-t", "pipe", "-s", "1G", "-o", str(tmp_path))
+    assert_one_line_error(out, "over a quarter of RAM")
+    assert not list(tmp_path.rglob("*.csv"))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="sweep._check_memory counts COPIES_PER_MESSAGE (16) copies whatever the process "
+    "count: fan/taskqueue with 8 producers x 8 consumers hold ~4 copies per process",
+)
+def test_memory_budget_counts_the_processes_involved() -> None:
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    size = ram // 4 // 20  # 16 copies fit in a quarter of RAM; 17 processes x 4 do not
+    with pytest.raises(IpcbenchError, match="quarter of RAM"):
+        build_settings({"patterns": "fan", "sizes": str(size), "producers": "8", "consumers": "8"})

@@ -1,0 +1,134 @@
+"""Peer transports (extra ``ipcbench[peers]``): faster-fifo and pyzmq, for real and when missing."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+import tempfile
+from typing import Any
+
+import pytest
+from conftest import leftover_processes, run_with_fault
+
+from ipcbench import cli, transports
+from ipcbench.params import Case
+from ipcbench.transports.faster_fifo import buffer_bytes, message_bytes
+from ipcbench.transports.zmq_ipc import high_water_mark
+
+PEERS = {"faster_fifo": "faster_fifo", "zmq_ipc": "zmq"}  # transport -> module it imports
+
+
+def _require(name: str) -> None:
+    reason = transports.get(name).unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+
+
+def _zmq_dirs() -> set[str]:
+    return {d for d in os.listdir(tempfile.gettempdir()) if d.startswith("ipcbench-zmq-")}
+
+
+@pytest.mark.parametrize("name", sorted(PEERS))
+def test_peer_runs_under_fork_and_spawn(run_sweep: Any, name: str) -> None:
+    _require(name)
+    dirs_before = _zmq_dirs()
+    kinds = transports.get(name).payload_kinds()
+    rows = run_sweep(
+        transports=name,
+        patterns="pingpong,stream",
+        sizes="64,70K",
+        payload_kinds=",".join(kinds),
+        start_methods="fork,spawn",
+    )
+    failed = [(r["pattern"], r["start_method"], r["error"]) for r in rows if r["status"] != "ok"]
+    assert failed == []  # ok means every message passed the sequence + checksum check
+    cases = {(r["pattern"], r["payload_bytes"], r["payload_kind"], r["start_method"]) for r in rows}
+    assert len(cases) == 2 * 2 * 2 * len(kinds)
+    assert all(r["n_messages"] >= 2 and r["msgs_per_s"] > 0 for r in rows)
+    assert all(r["lat_p50_us"] > 0 for r in rows if r["pattern"] == "pingpong")
+    assert _zmq_dirs() - dirs_before == set()  # socket folders removed
+
+
+@pytest.mark.parametrize(
+    ("pattern", "fault", "status", "reason"),
+    [
+        ("pingpong", "kill", "crash", "killed by signal 9"),  # driver blocked in recv/get
+        ("stream", "drop", "error", "lost"),
+        ("pingpong", "corrupt", "error", "corrupted"),
+    ],
+)
+@pytest.mark.parametrize("name", sorted(PEERS))
+def test_peer_faults_end_as_the_right_status(
+    tmp_path: Any, name: str, pattern: str, fault: str, status: str, reason: str
+) -> None:
+    _require(name)
+    rows = run_with_fault(tmp_path, fault, transports=name, patterns=pattern, sizes="4K")
+    assert (rows[-1]["status"], reason in rows[-1]["error"]) == (status, True), rows[-1]
+    assert leftover_processes() == []
+
+
+def test_faster_fifo_message_larger_than_default_buffer(run_sweep: Any) -> None:
+    _require("faster_fifo")
+    rows = run_sweep(
+        transports="faster_fifo",
+        patterns="stream,pingpong",
+        sizes="2M",
+        payload_kinds="object",
+        repeats=1,
+    )
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+
+
+def test_faster_fifo_buffer_holds_the_pickled_message() -> None:
+    _require("faster_fifo")
+    for kind in ("bytes", "object"):
+        case = Case("faster_fifo", "stream", 1024**2, kind)
+        assert message_bytes(case) > 1024**2 * 0.9
+        assert buffer_bytes(case) >= 2 * message_bytes(case) > 1_000_000  # over the default
+    assert buffer_bytes(Case("faster_fifo", "stream", 64)) == 1_000_000
+
+
+def test_zmq_endpoint_pickles_to_its_address_only() -> None:
+    _require("zmq_ipc")
+    import multiprocessing
+
+    case = Case("zmq_ipc", "pingpong", 64)
+    channel = transports.get("zmq_ipc")().open(multiprocessing.get_context(), case, duplex=True)
+    try:
+        state = pickle.loads(pickle.dumps(channel.child)).__getstate__()
+        assert set(state) == {"address", "kind", "bind", "frame_bytes"}
+        assert state["address"].startswith("ipc://") and state["bind"] is True
+        assert channel.parent._sock is None  # type: ignore[attr-defined]  # made on first use
+    finally:
+        channel.close()
+    assert not os.path.exists(state["address"].removeprefix("ipc://"))
+
+
+def test_zmq_high_water_mark_bounds_queued_bytes() -> None:
+    assert high_water_mark(72) == 1000
+    assert high_water_mark(16 * 1024**2 + 8) == 1
+    assert high_water_mark(1024**2) * 1024**2 <= 32 * 1024**2
+
+
+@pytest.mark.parametrize("name", sorted(PEERS))
+def test_missing_package_gives_a_one_line_reason(monkeypatch: Any, name: str) -> None:
+    monkeypatch.setitem(sys.modules, PEERS[name], None)  # import now raises ImportError
+    reason = transports.get(name).unavailable_reason()
+    assert reason is not None and "\n" not in reason
+    assert "not installed" in reason and "ipcbench[peers]" in reason
+
+
+def test_missing_peer_is_skipped_not_a_crash(run_sweep: Any, monkeypatch: Any, capsys: Any) -> None:
+    for module in PEERS.values():
+        monkeypatch.setitem(sys.modules, module, None)
+    rows = run_sweep(transports="faster_fifo,zmq_ipc,pipe", patterns="pingpong", sizes="64")
+    by_transport = {r["transport"]: r for r in rows}
+    assert by_transport["pipe"]["status"] == "ok"
+    for name in PEERS:
+        assert by_transport[name]["status"] == "skipped"
+        assert "not installed" in by_transport[name]["error"]
+    assert cli.main(["list"]) == 0
+    listing = capsys.readouterr().out
+    assert "faster_fifo" in listing and "[unavailable: faster-fifo is not installed" in listing
+    assert "[unavailable: pyzmq is not installed" in listing
