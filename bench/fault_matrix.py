@@ -275,8 +275,8 @@ def child_sweep(spec_path: str) -> int:
     seconds: dict[str, float] = {}
 
     class TimedRunner(Runner):
-        def run_case(self, case: Case) -> CaseOutcome:
-            outcome = super().run_case(case)
+        def run_case(self, case: Case, repeat: int = 0) -> CaseOutcome:
+            outcome = super().run_case(case, repeat)
             seconds[case.label()] = outcome.seconds
             return outcome
 

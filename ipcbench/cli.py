@@ -74,8 +74,17 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         help="CPU placement: unpinned (default), same (all processes "
         "on one CPU), split (parent and children on different CPUs)",
     )
-    p.add_argument("--repeats", type=str, help="measured repeats per case (default 5)")
-    p.add_argument("--warmups", type=str, help="warm-up batches per case (default 1)")
+    p.add_argument(
+        "--repeats",
+        type=str,
+        help="measured repeats per case, each in fresh processes; the sweep runs them in "
+        "rounds, every case once per round in a new shuffled order (default 5)",
+    )
+    p.add_argument(
+        "--warmups",
+        type=str,
+        help="warm-up batches (a quarter of the measured one) before each repeat (default 1)",
+    )
     p.add_argument(
         "--target-time",
         type=str,
@@ -84,7 +93,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--timeout",
         type=str,
-        help="seconds per case before it is stopped as status=timeout (default 60)",
+        help="seconds per repeat of a case (its processes started, calibrated, warmed up "
+        "and measured) before it is stopped as status=timeout (default 60)",
     )
     p.add_argument(
         "--seed",
@@ -95,7 +105,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         "--quick",
         action="store_true",
         default=None,
-        help="small grid: 64 B, 4 KiB, 256 KiB; 3 repeats; short target time",
+        help="small grid: 64 B, 4 KiB, 256 KiB (1 KiB for many-process patterns), short "
+        "target time",
     )
     p.add_argument("-o", "--out", help="results folder (default: results/)")
     p.add_argument("-q", "--quiet", action="store_true", default=None, help="no progress output")

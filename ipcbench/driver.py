@@ -1,10 +1,13 @@
-"""The case driver: one process per case, in its own process group, started by the runner.
+"""The case driver: one process per repeat of a case, in its own process group.
 
-It pins itself, opens the channel and starts the workers (untimed), calibrates the message
-count to the target time, warms up, runs the repeats and sends each finished row to the
-runner at once. Any failure ends the case with a status; cleanup always runs.
+The runner starts a fresh driver for every repeat (a "round"), so each repeat gets fresh
+processes, CPU placement and caches -- the variation between runs shows up between repeats
+instead of hiding behind them. The driver pins itself, opens the channel and starts the
+workers (untimed), calibrates the message count to the target time (first round only; later
+rounds reuse that count), warms up, measures one batch and sends its row to the runner. Any
+failure ends the case with a status; cleanup always runs.
 
-Messages to the runner (over ``report``): ``("row", fields, samples_bytes)`` per repeat, then
+Messages to the runner (over ``report``): ``("row", fields, samples_bytes)``, then
 ``("end", status, error)``.
 """
 
@@ -15,7 +18,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from ipcbench import patterns, transports
 from ipcbench.errors import DeliveryError
@@ -88,14 +91,17 @@ def max_messages(case: Case, settings: Settings) -> int:
     return settings.max_messages
 
 
-def drive(case: Case, settings: Settings, report: Any) -> None:
-    """Entry point of the case process."""
+def drive(
+    case: Case, settings: Settings, report: Any, repeat: int = 0, n_messages: int | None = None
+) -> None:
+    """Entry point of the case process: one measured repeat, ``n_messages`` long (calibrated
+    here when None)."""
     os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner owns Ctrl-C
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGUSR1, _on_child_failed)
     try:
-        status, error = _outcome(case, settings, report)
+        status, error = _outcome(case, settings, report, Round(repeat, n_messages))
     except (ChildFailed, CaseTimeout) as late:  # landed while the outcome was being decided
         status, error = getattr(late, "status", "timeout"), str(late)
     _cleanup(graceful=status == "ok")
@@ -103,7 +109,12 @@ def drive(case: Case, settings: Settings, report: Any) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the case is over: a late SIGTERM just ends it
 
 
-def _outcome(case: Case, settings: Settings, report: Any) -> tuple[str, str]:
+class Round(NamedTuple):
+    repeat: int
+    n_messages: int | None  # None: calibrate
+
+
+def _outcome(case: Case, settings: Settings, report: Any, rnd: Round) -> tuple[str, str]:
     """Run the case; its (status, error).
 
     The watcher's SIGUSR1 (a child died) and the watchdog's SIGTERM can land anywhere, also
@@ -112,7 +123,7 @@ def _outcome(case: Case, settings: Settings, report: Any) -> tuple[str, str]:
     """
     try:
         try:
-            _measure(_open_session(case), case, settings, report)
+            _measure(_open_session(case), case, settings, report, rnd)
         except _Skip as skip:
             return "skipped", str(skip)
         except DeliveryError as exc:
@@ -229,17 +240,24 @@ def _open_session(case: Case) -> Session:
     return session
 
 
-def _measure(session: Session, case: Case, settings: Settings, report: Any) -> None:
-    limit = max_messages(case, settings)
-    n = calibrate(session.run, settings.target_time_s * 1e9, settings.min_messages, limit)
+def warmup_messages(n_messages: int) -> int:
+    """A warm-up batch: a quarter of the measured one (its caches, pages and feeder threads
+    are what matter, not its length)."""
+    return max(1, n_messages // 4)
+
+
+def _measure(session: Session, case: Case, settings: Settings, report: Any, rnd: Round) -> None:
+    n = rnd.n_messages
+    if n is None:
+        limit = max_messages(case, settings)
+        n = calibrate(session.run, settings.target_time_s * 1e9, settings.min_messages, limit)
     for _ in range(settings.warmups):
-        session.run(n)
-    for repeat in range(settings.repeats):
-        m = session.run(n)
-        fields = row_fields(case, m, case.payload_bytes, session.wire_bytes)
-        fields["repeat"] = repeat
-        samples = m.samples_ns.tobytes() if m.samples_ns is not None else b""
-        report.send(("row", fields, samples))
+        session.run(warmup_messages(n))
+    m = session.run(n)
+    fields = row_fields(case, m, case.payload_bytes, session.wire_bytes)
+    fields["repeat"] = rnd.repeat
+    samples = m.samples_ns.tobytes() if m.samples_ns is not None else b""
+    report.send(("row", fields, samples))
 
 
 def _close(session: Session | None, graceful: bool) -> None:

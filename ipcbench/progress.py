@@ -1,4 +1,4 @@
-"""Progress on stderr: a bar with ETA on a terminal, one line per case otherwise."""
+"""Progress on stderr: a bar with ETA on a terminal, one line per case run otherwise."""
 
 from __future__ import annotations
 
@@ -53,6 +53,10 @@ class Progress:
                 flush=True,
             )
 
+    def drop(self) -> None:
+        """One scheduled case run will not happen (its case failed in an earlier round)."""
+        self.total -= 1
+
     def _bar(self, width: int = 24) -> None:
         filled = int(width * self.done_count / max(self.total, 1))
         bar = "#" * filled + "-" * (width - filled)
@@ -68,7 +72,7 @@ class Progress:
             self.stream.write("\n")
         if not self.quiet:
             print(
-                f"{self.done_count}/{self.total} cases in "
+                f"{self.done_count}/{self.total} case runs in "
                 f"{_duration(time.monotonic() - self.started)}"
                 + (f", {self.failed} not ok" if self.failed else ""),
                 file=self.stream,

@@ -1,10 +1,12 @@
 """Resuming an interrupted sweep: ``ipcbench run --resume RESULT.csv``.
 
 The run keeps its identity: run id, case-order seed, settings and machine facts come from
-``<stamp>.meta.json``. A case is identified by its parameter columns (``PARAM_COLUMNS``); a case
-with any row in the CSV is done, whatever its status. Only the other cases run, in the
-original seeded order, and their rows are appended to the same CSV (and samples file): rows
-already written are never rewritten.
+``<stamp>.meta.json``. A case is identified by its parameter columns (``PARAM_COLUMNS``), and
+a case run by those and its ``repeat`` (each repeat runs in its own processes, in rounds). A
+case run with a row in the CSV is done, whatever its status, and a case with a row that is not
+ok is not run again. Only the other case runs go, in the original seeded schedule, with the
+message count the case was calibrated to, and their rows are appended to the same CSV (and
+samples file): rows already written are never rewritten.
 
 Refused before anything is touched (``IpcbenchError``, one line naming the fix): a missing,
 empty, binary or foreign CSV; another schema version; rows of another run; a damaged row; a
@@ -54,7 +56,7 @@ class ResumeState:
     paths: RunPaths
     meta: dict[str, Any]
     rows: list[dict[str, str]]
-    done: set[CaseKey]
+    done: set[CaseKey]  # (*case parameters, repeat) of every row
     last_row_number: int
     csv_size: int  # bytes when checked
     csv_keep: int  # bytes of complete lines (< csv_size: a partial last line to cut)
@@ -81,9 +83,22 @@ class ResumeState:
         meta["resumed"] = [*meta.get("resumed", []), metadata.utc_stamp()]
         return meta
 
-    def remaining(self, order: Iterable[Case]) -> list[Case]:
-        """The cases (in the given order) that have no row in the CSV yet."""
-        return [c for c in order if case_key(c.params()) not in self.done]
+    def remaining(self, order: Iterable[tuple[Case, int]]) -> list[tuple[Case, int]]:
+        """The case runs (case, repeat), in the given order, that have no row in the CSV yet."""
+        return [(c, r) for c, r in order if (*case_key(c.params()), str(r)) not in self.done]
+
+    def ended(self, cases: Iterable[Case]) -> set[Case]:
+        """Cases with a row that is not ok: they are not run again."""
+        failed = {case_key(r) for r in self.rows if r.get("status") != "ok"}
+        return {c for c in cases if case_key(c.params()) in failed}
+
+    def n_messages(self, cases: Iterable[Case]) -> dict[Case, int]:
+        """The message count each case was calibrated to in its runs so far."""
+        counts: dict[CaseKey, int] = {}
+        for row in self.rows:
+            if row.get("status") == "ok" and (row.get("n_messages") or "").isdigit():
+                counts.setdefault(case_key(row), int(row["n_messages"]))
+        return {c: counts[k] for c in cases if (k := case_key(c.params())) in counts}
 
     def check_settings(self, settings: Any) -> None:
         """Refuse another machine or settings that differ from the run's (output aside)."""
@@ -147,7 +162,7 @@ def load_resume(csv_path: str | os.PathLike[str]) -> ResumeState:
         paths=paths,
         meta=meta,
         rows=rows,
-        done={case_key(r) for r in rows},
+        done={(*case_key(r), r.get("repeat") or "") for r in rows},
         last_row_number=_last_row_number(rows),
         csv_size=len(data),
         csv_keep=keep,

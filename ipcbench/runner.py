@@ -223,6 +223,8 @@ class Runner:
         self.logical_cpus = self.meta["logical_cpus"]
         self._row_counter = resume.last_row_number if resume is not None else 0
         self._fork = multiprocessing.get_context("fork")
+        self._n_messages: dict[Case, int] = {}  # calibrated in a case's first ok run
+        self._ended: set[Case] = set()  # cases not run again: failed or skipped
 
     def run(self) -> RunResult:
         if not self.cases:
@@ -230,22 +232,26 @@ class Runner:
                 "no case applies to the chosen transports and patterns; "
                 "see 'ipcbench list' for what each transport supports"
             )
-        paths, order = self._open_run()
+        paths, schedule = self._open_run()
         _become_subreaper()
         _start_resource_tracker()
         rows: list[dict[str, Any]] = []
-        progress = Progress(len(order), quiet=self.settings.quiet)
+        progress = Progress(len(schedule), quiet=self.settings.quiet)
         interrupted = False
         writer = ResultWriter(paths, resume=self.resume is not None)
         try:
             with _private_tmpdir(), _interruptible():
                 try:
-                    for case in order:
-                        progress.start(case.label())
-                        outcome = self.run_case(case)
-                        with _deferred_signals():  # a finished case is written whole
+                    for case, repeat in schedule:
+                        if case in self._ended:  # failed or skipped in an earlier round
+                            progress.drop()
+                            continue
+                        progress.start(self._label(case, repeat))
+                        outcome = self.run_case(case, repeat)
+                        with _deferred_signals():  # a finished case run is written whole
                             _write_case(writer, paths, outcome)
                             rows.extend(outcome.rows)
+                            self._note_outcome(outcome)
                             progress.done(outcome.status, outcome.seconds)
                 except Interrupted:
                     interrupted = True
@@ -258,21 +264,37 @@ class Runner:
         self._write_meta(paths, finished=not interrupted)
         return RunResult(paths=paths, rows=rows, interrupted=interrupted)
 
-    def _open_run(self) -> tuple[RunPaths, list[Case]]:
-        """The run's files (checked writable up front) and its cases in seeded order; when
-        resuming, the existing files and only the cases missing from them."""
-        order = list(self.cases)
-        random.Random(self.seed).shuffle(order)
+    def _label(self, case: Case, repeat: int) -> str:
+        if self.settings.repeats == 1:
+            return case.label()
+        return f"{case.label()} [repeat {repeat + 1}/{self.settings.repeats}]"
+
+    def _note_outcome(self, outcome: CaseOutcome) -> None:
+        """Keep the calibrated message count for the case's later rounds; a case that did not
+        end ok is not run again (its row says why)."""
+        if outcome.status != "ok":
+            self._ended.add(outcome.case)
+            return
+        for row in outcome.rows:
+            self._n_messages.setdefault(outcome.case, int(row["n_messages"]))
+
+    def _open_run(self) -> tuple[RunPaths, list[tuple[Case, int]]]:
+        """The run's files (checked writable up front) and its schedule; when resuming, the
+        existing files and only the case runs missing from them."""
+        order = schedule(self.cases, self.settings.repeats, self.seed)
         if self.resume is None:
             paths = new_run_paths(prepare_out_dir(self.settings.out_dir, self.machine_id))
         else:
             paths, folder = self.resume.paths, self.resume.paths.csv.parent
             check_folder(folder, f"make {folder} writable", "free space there, then resume")
+            total = len(order)
             order = self.resume.remaining(order)
+            self._ended.update(self.resume.ended(self.cases))
+            self._n_messages.update(self.resume.n_messages(self.cases))
             notes = self.resume.repair()
             notes.append(
-                f"resuming run {self.run_id}: {len(self.cases) - len(order)} of "
-                f"{len(self.cases)} cases are in {paths.csv.name} already"
+                f"resuming run {self.run_id}: {total - len(order)} of {total} case runs "
+                f"(cases x repeats) are in {paths.csv.name} already"
             )
             for note in notes:
                 if not self.settings.quiet:
@@ -295,13 +317,13 @@ class Runner:
         tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         os.replace(tmp, paths.meta)
 
-    def run_case(self, case: Case) -> CaseOutcome:
-        """Run one case in a driver process under the watchdog; always reaps its group."""
+    def run_case(self, case: Case, repeat: int = 0) -> CaseOutcome:
+        """Run one repeat of a case in a driver process under the watchdog; always reaps its
+        group. The first ok run of a case calibrates the message count; later ones reuse it."""
         started = time.monotonic()
         report_r, report_w = self._fork.Pipe(duplex=False)
-        driver = self._fork.Process(
-            target=drive, args=(case, self.settings, report_w), name="ipcbench-driver"
-        )
+        args = (case, self.settings, report_w, repeat, self._n_messages.get(case))
+        driver = self._fork.Process(target=drive, args=args, name="ipcbench-driver")
         outcome = CaseOutcome(case=case, rows=[])
         try:
             with _deferred_signals():  # Ctrl-C cannot fall between fork and the finally below
@@ -312,10 +334,9 @@ class Runner:
                 _end_group(driver, asked=outcome.status == "timeout")
                 report_r.close()
         outcome.seconds = time.monotonic() - started
-        if outcome.status != "ok":
-            outcome.rows.append(
-                self._row(case, {"repeat": len(outcome.rows)}, outcome.status, outcome.error)
-            )
+        if outcome.status != "ok":  # a failed run has one row, saying why (no figure)
+            outcome.rows = [self._row(case, {"repeat": repeat}, outcome.status, outcome.error)]
+            outcome.samples.clear()
         return outcome
 
     def _collect(self, driver: Any, report: Any, outcome: CaseOutcome, deadline: float) -> None:
@@ -373,6 +394,18 @@ class Runner:
         }
         row.update(fields)
         return row
+
+
+def schedule(cases: list[Case], repeats: int, seed: int) -> list[tuple[Case, int]]:
+    """Round-major order: every case once per round, in a fresh seeded shuffle each round,
+    so slow drifts of the machine spread over all cases instead of landing on a few."""
+    rng = random.Random(seed)
+    runs: list[tuple[Case, int]] = []
+    for repeat in range(repeats):
+        order = list(cases)
+        rng.shuffle(order)
+        runs.extend((case, repeat) for case in order)
+    return runs
 
 
 def _signal(pid: int, signum: int) -> None:

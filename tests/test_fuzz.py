@@ -270,9 +270,10 @@ def test_fuzzed_result_files(
         assert existing.read_bytes() == b"an earlier summary\n"  # no --force: left alone
 
 
-def _fake_case(self: Runner, case: Any) -> CaseOutcome:
+def _fake_case(self: Runner, case: Any, repeat: int = 0) -> CaseOutcome:
     """A case outcome without processes (the resume logic is what is fuzzed here)."""
-    return CaseOutcome(case=case, rows=[self._row(case, {"repeat": 0}, "skipped", "fuzz")])
+    row = self._row(case, {"repeat": repeat}, "skipped", "fuzz")
+    return CaseOutcome(case=case, rows=[row], status="skipped")
 
 
 @FUZZ

@@ -23,7 +23,9 @@ def _expected_cases() -> int:
 
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
 def test_every_transport_and_pattern(run_sweep: Any, start_method: str) -> None:
-    rows = run_sweep(sizes="64,70K", start_methods=start_method, patterns=",".join(CORE))
+    rows = run_sweep(
+        sizes="64,70K", start_methods=start_method, patterns=",".join(CORE), repeats=1
+    )
     unavailable = {c.name for c in transports.all_transports() if c.unavailable_reason()}
     failed = [(r["transport"], r["pattern"], r["error"]) for r in rows
               if r["status"] != "ok" and not (r["status"] == "skipped"

@@ -1,0 +1,81 @@
+"""Repeats run in rounds: each repeat of a case in fresh processes, every case once per round."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from conftest import FAST, run_with_fault
+
+from ipcbench.params import Case
+from ipcbench.results import read_rows
+from ipcbench.resume import load_resume
+from ipcbench.runner import Runner, schedule
+from ipcbench.sweep import build_settings
+
+CASES = [Case(transport=t, pattern="stream", payload_bytes=64) for t in ("a", "b", "c", "d")]
+
+
+def test_schedule_is_round_major_and_shuffled_per_round() -> None:
+    runs = schedule(CASES, repeats=3, seed=7)
+    rounds = [runs[i * 4 : (i + 1) * 4] for i in range(3)]
+    for repeat, chunk in enumerate(rounds):
+        assert {r for _, r in chunk} == {repeat}
+        assert sorted(c.transport for c, _ in chunk) == ["a", "b", "c", "d"]
+    orders = {tuple(c.transport for c, _ in chunk) for chunk in rounds}
+    assert len(orders) > 1  # a new order each round (seed 7 gives three different ones)
+    assert schedule(CASES, repeats=3, seed=7) == runs  # the seed reproduces it
+
+
+class PidRunner(Runner):
+    """Records the driver of every case run."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.order: list[tuple[str, int]] = []
+
+    def run_case(self, case: Case, repeat: int = 0) -> Any:
+        self.order.append((case.transport, repeat))
+        return super().run_case(case, repeat)
+
+
+def test_each_repeat_runs_in_fresh_processes_with_one_message_count(tmp_path: Path) -> None:
+    settings = build_settings(
+        {**FAST, "repeats": 3, "transports": "pipe,queue", "patterns": "stream", "sizes": "64",
+         "out": str(tmp_path)}
+    )
+    runner = PidRunner(settings)
+    rows = runner.run().rows
+    assert [r for _, r in runner.order] == [0, 0, 1, 1, 2, 2]  # rounds
+    for transport in ("pipe", "queue"):
+        mine = [r for r in rows if r["transport"] == transport]
+        assert sorted(r["repeat"] for r in mine) == [0, 1, 2]
+        assert {r["status"] for r in mine} == {"ok"}
+        assert len({r["n_messages"] for r in mine}) == 1  # calibrated once, reused
+
+
+def test_a_failed_case_is_not_run_again(tmp_path: Path) -> None:
+    rows = run_with_fault(
+        tmp_path, "raise", transports="pipe", patterns="stream", sizes="64", repeats=3
+    )
+    assert [(r["status"], r["repeat"]) for r in rows] == [("error", 0)]
+
+
+def test_resume_runs_only_the_missing_repeats(tmp_path: Path) -> None:
+    options = {**FAST, "repeats": 3, "transports": "pipe,queue", "patterns": "stream",
+               "sizes": "64", "out": str(tmp_path), "seed": 3}
+    settings = build_settings(options)
+    first = Runner(settings).run()
+    lines = first.paths.csv.read_text().splitlines(keepends=True)
+    first.paths.csv.write_text("".join(lines[:4]))  # header + rounds 0 and half of 1
+    kept = read_rows(first.paths.csv)
+    resumed = Runner(settings, resume=load_resume(first.paths.csv)).run()
+    assert len(resumed.rows) == 3
+    rows = read_rows(first.paths.csv)
+    counts = Counter((r["transport"], r["repeat"]) for r in rows)
+    assert set(counts.values()) == {1} and len(counts) == 6
+    for transport in ("pipe", "queue"):
+        n_messages = {r["n_messages"] for r in rows if r["transport"] == transport}
+        assert len(n_messages) == 1, n_messages  # the resumed repeats reuse the calibration
+    assert rows[:3] == kept
