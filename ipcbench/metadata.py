@@ -144,6 +144,47 @@ def collect() -> dict[str, Any]:
     }
 
 
+BUSY_SAMPLE_S = 0.25  # how long the CPUs are watched before a run
+BUSY_LIMIT_PERCENT = 20.0  # CPU time taken by other programs that makes a machine noisy
+
+
+def busy_percent(sample_s: float = BUSY_SAMPLE_S) -> float | None:
+    """Share of all CPUs in use (by anything) over a short sample, in percent."""
+    try:
+        import psutil
+
+        return float(psutil.cpu_percent(interval=sample_s))
+    except Exception:  # not available here
+        return None
+
+
+def noise_reasons(
+    busy: float | None, load: list[float] | None, cpus: int, gov: str | None
+) -> list[str]:
+    """Why this machine looks noisy for benchmarking (empty: it looks quiet).
+
+    CPU use is sampled right before the run rather than taken from the load average, which a
+    previous run of ours would still keep high for minutes."""
+    reasons = []
+    if busy is not None and busy > BUSY_LIMIT_PERCENT:
+        avg = f", load average {load[0]:g}" if load else ""
+        reasons.append(f"other programs use {busy:.0f}% of the {cpus} CPUs{avg}")
+    if gov and gov != "performance":
+        reasons.append(f"CPU frequency governor is '{gov}', not 'performance'")
+    return reasons
+
+
+def noise_warning() -> str | None:
+    """One line for the start of a run when the machine looks noisy, else None."""
+    reasons = noise_reasons(busy_percent(), loadavg(), logical_cpus(), governor())
+    if not reasons:
+        return None
+    return (
+        "this machine looks noisy (" + "; ".join(reasons) + "): expect wider "
+        "confidence intervals; close other programs or pin with --placements same"
+    )
+
+
 def _memory_bytes() -> int | None:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

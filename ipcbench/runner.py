@@ -232,6 +232,7 @@ class Runner:
                 "no case applies to the chosen transports and patterns; "
                 "see 'ipcbench list' for what each transport supports"
             )
+        self._warn_if_noisy()
         paths, schedule = self._open_run()
         _become_subreaper()
         _start_resource_tracker()
@@ -260,9 +261,20 @@ class Runner:
                 writer.close()
             progress.close()
         previous = self.resume.rows if self.resume is not None else []
-        self.meta["warnings"] = _stability_warnings([*previous, *rows])
+        noisy = [self.meta["noise_warning"]] if self.meta.get("noise_warning") else []
+        self.meta["warnings"] = noisy + _stability_warnings([*previous, *rows])
         self._write_meta(paths, finished=not interrupted)
         return RunResult(paths=paths, rows=rows, interrupted=interrupted)
+
+    def _warn_if_noisy(self) -> None:
+        """One line (and a note in the metadata) when other programs keep the CPUs busy; not
+        checked with --quiet (it watches the CPUs for a quarter of a second)."""
+        if self.settings.quiet:
+            return
+        warning = metadata.noise_warning()
+        self.meta["noise_warning"] = warning
+        if warning and not self.settings.quiet:
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
 
     def _label(self, case: Case, repeat: int) -> str:
         if self.settings.repeats == 1:

@@ -79,3 +79,35 @@ def test_resume_runs_only_the_missing_repeats(tmp_path: Path) -> None:
         n_messages = {r["n_messages"] for r in rows if r["transport"] == transport}
         assert len(n_messages) == 1, n_messages  # the resumed repeats reuse the calibration
     assert rows[:3] == kept
+
+
+def test_noise_reasons() -> None:
+    from ipcbench.metadata import noise_reasons
+
+    assert noise_reasons(3.0, [0.1, 0.1, 0.1], 2, None) == []
+    assert noise_reasons(5.0, [1.9, 1.0, 0.5], 2, "performance") == []  # our own past load
+    busy = noise_reasons(85.0, [1.9, 1.0, 0.5], 2, None)
+    assert busy == ["other programs use 85% of the 2 CPUs, load average 1.9"]
+    gov = noise_reasons(None, None, 4, "powersave")
+    assert gov == ["CPU frequency governor is 'powersave', not 'performance'"]
+
+
+def test_a_busy_machine_gets_one_warning_line_at_the_start(
+    tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    from ipcbench import metadata
+
+    monkeypatch.setattr(metadata, "busy_percent", lambda sample_s=0.0: 90.0)
+    settings = build_settings(
+        {**FAST, "quiet": False, "repeats": 1, "transports": "memcpy", "sizes": "64",
+         "out": str(tmp_path)}
+    )
+    result = Runner(settings).run()
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("warning: this machine looks noisy (other programs use 90%")
+    assert sum("looks noisy" in line for line in err) == 1
+    import json
+
+    meta = json.loads(result.paths.meta.read_text())
+    assert meta["noise_warning"].startswith("this machine looks noisy")
+    assert meta["warnings"][0] == meta["noise_warning"]
