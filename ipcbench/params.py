@@ -42,8 +42,15 @@ DEFAULT_SIZES: tuple[int, ...] = (
 )
 QUICK_SIZES: tuple[int, ...] = (64, 4096, 262144)
 # Patterns with many processes sweep fewer sizes unless --sizes is given.
-SCALING_PATTERNS = ("fan", "taskqueue", "shared_state", "backpressure", "nowait", "lifecycle",
-                    "rate")
+SCALING_PATTERNS = (
+    "fan",
+    "taskqueue",
+    "shared_state",
+    "backpressure",
+    "nowait",
+    "lifecycle",
+    "rate",
+)
 SCALING_SIZES: tuple[int, ...] = (1024,)
 DEFAULT_COUNTS: tuple[int, ...] = (1, 2, 4, 8)
 BACKPRESSURE_MAXSIZES: tuple[int, ...] = (1, 16, 256, 0)

@@ -23,13 +23,13 @@ def _expected_cases() -> int:
 
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
 def test_every_transport_and_pattern(run_sweep: Any, start_method: str) -> None:
-    rows = run_sweep(
-        sizes="64,70K", start_methods=start_method, patterns=",".join(CORE), repeats=1
-    )
+    rows = run_sweep(sizes="64,70K", start_methods=start_method, patterns=",".join(CORE), repeats=1)
     unavailable = {c.name for c in transports.all_transports() if c.unavailable_reason()}
-    failed = [(r["transport"], r["pattern"], r["error"]) for r in rows
-              if r["status"] != "ok" and not (r["status"] == "skipped"
-                                              and r["transport"] in unavailable)]
+    failed = [
+        (r["transport"], r["pattern"], r["error"])
+        for r in rows
+        if r["status"] != "ok" and not (r["status"] == "skipped" and r["transport"] in unavailable)
+    ]
     assert failed == []
     cases = {(r["transport"], r["pattern"], r["op"], r["payload_bytes"]) for r in rows}
     assert len(cases) == 2 * _expected_cases()

@@ -42,8 +42,14 @@ class PidRunner(Runner):
 
 def test_each_repeat_runs_in_fresh_processes_with_one_message_count(tmp_path: Path) -> None:
     settings = build_settings(
-        {**FAST, "repeats": 3, "transports": "pipe,queue", "patterns": "stream", "sizes": "64",
-         "out": str(tmp_path)}
+        {
+            **FAST,
+            "repeats": 3,
+            "transports": "pipe,queue",
+            "patterns": "stream",
+            "sizes": "64",
+            "out": str(tmp_path),
+        }
     )
     runner = PidRunner(settings)
     rows = runner.run().rows
@@ -63,8 +69,15 @@ def test_a_failed_case_is_not_run_again(tmp_path: Path) -> None:
 
 
 def test_resume_runs_only_the_missing_repeats(tmp_path: Path) -> None:
-    options = {**FAST, "repeats": 3, "transports": "pipe,queue", "patterns": "stream",
-               "sizes": "64", "out": str(tmp_path), "seed": 3}
+    options = {
+        **FAST,
+        "repeats": 3,
+        "transports": "pipe,queue",
+        "patterns": "stream",
+        "sizes": "64",
+        "out": str(tmp_path),
+        "seed": 3,
+    }
     settings = build_settings(options)
     first = Runner(settings).run()
     lines = first.paths.csv.read_text().splitlines(keepends=True)
@@ -99,8 +112,14 @@ def test_a_busy_machine_gets_one_warning_line_at_the_start(
 
     monkeypatch.setattr(metadata, "busy_percent", lambda sample_s=0.0: 90.0)
     settings = build_settings(
-        {**FAST, "quiet": False, "repeats": 1, "transports": "memcpy", "sizes": "64",
-         "out": str(tmp_path)}
+        {
+            **FAST,
+            "quiet": False,
+            "repeats": 1,
+            "transports": "memcpy",
+            "sizes": "64",
+            "out": str(tmp_path),
+        }
     )
     result = Runner(settings).run()
     err = capsys.readouterr().err.splitlines()

@@ -40,7 +40,6 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 
-
 def names() -> list[str]:
     return list(PATTERNS)
 

@@ -13,8 +13,21 @@ from ipcbench.transports.queues import queue_channel
 class ManagerQueueTransport(Transport):
     name = "manager_queue"
     description = "Manager().Queue(maxsize) proxy, put/get"
-    patterns = ("pingpong", "stream", "fan", "backpressure", "nowait", "lifecycle", "shared_state", "rate")
-    ops = {"nowait": ("nowait", "blocking"), "lifecycle": ("qsize", "empty", "full"), "shared_state": ("queue_put",)}
+    patterns = (
+        "pingpong",
+        "stream",
+        "fan",
+        "backpressure",
+        "nowait",
+        "lifecycle",
+        "shared_state",
+        "rate",
+    )
+    ops = {
+        "nowait": ("nowait", "blocking"),
+        "lifecycle": ("qsize", "empty", "full"),
+        "shared_state": ("queue_put",),
+    }
     fan_mode = "shared"
     uses_maxsize = True
 

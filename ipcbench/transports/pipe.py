@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from ipcbench.params import Case
 from ipcbench.transports.base import Channel, Transport
@@ -12,7 +12,7 @@ from ipcbench.transports.connection import ObjectConn
 class PipeTransport(Transport):
     name = "pipe"
     description = "multiprocessing.Pipe() duplex, send/recv (pickled)"
-    patterns = ("pingpong", "stream", "fan", "rate")
+    patterns: ClassVar[tuple[str, ...]] = ("pingpong", "stream", "fan", "rate")
     fan_mode = "pairs"
     endpoint = ObjectConn
 
