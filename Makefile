@@ -41,8 +41,9 @@ bench-pytest-compare: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff (lint + format) and mypy, as configured in pyproject.toml
 	$(BIN)/ruff check ipcbench tests bench
+	$(BIN)/ruff format --check ipcbench tests bench
 	$(BIN)/mypy
 
 clean-venv:
