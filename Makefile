@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 bench: $(STAMP)  ## the default sweep, then figures and the report for that run
 	$(IPCBENCH) run | tee .last-run.txt
 	@csv=$$(sed -n 's/^results: //p' .last-run.txt | tail -1); \
-	  $(IPCBENCH) plot "$$csv" && $(IPCBENCH) report "$$csv"
+	  $(IPCBENCH) report "$$csv"  # writes the figures (PNG + SVG) and the report
 
 quick: $(STAMP)  ## every transport x pattern on a small grid (about a minute)
 	$(IPCBENCH) run --quick

@@ -61,7 +61,7 @@ TRANSPORT_STYLES: dict[str, Style] = {
     "manager_dict": Style("#332288", "X"),
     "manager_list": Style("#882255", "*"),
     "faster_fifo": Style("#999933", "h"),
-    "pyzmq": Style("#44AA99", "p"),
+    "zmq_ipc": Style("#44AA99", "p"),
     "memcpy": Style("#000000", "x", "--"),
     "pickle": Style("#777777", "+", ":"),
     "raw_pipe": Style("#444444", "1", "-."),

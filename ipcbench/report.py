@@ -245,6 +245,11 @@ def _pair_sentence(r: Ranked, a: str, b: str) -> str:
     factor, p_value = margin(r, a, b)
     if factor < 1:
         a, b, factor = b, a, 1 / factor
+    if not p_value < ALPHA:  # a difference the repeats cannot tell from noise is no finding
+        return (
+            f"{a} and {b} do not differ significantly at {human_size(r.payload_bytes)} on "
+            f"this CPU ({r.pattern}: medians {factor:.1f}\u00d7 apart, p = {p_value:.2g})."
+        )
     return (
         f"{a} is {factor:.1f}\u00d7 faster than {b} at {human_size(r.payload_bytes)} on "
         f"this CPU ({r.pattern}, {_significance(p_value)})."

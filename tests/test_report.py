@@ -278,3 +278,20 @@ def test_placement_finding_compares_split_with_same_cpu() -> None:
     assert any(
         f.startswith("CPU placement matters: at 64 B") and "3.0\u00d7" in f for f in findings
     )
+
+
+def test_a_difference_that_is_not_significant_is_not_called_faster() -> None:
+    from ipcbench.report import Ranked, _pair_sentence
+
+    noisy = Ranked(
+        pattern="pingpong",
+        payload_bytes=64,
+        producers=1,
+        consumers=1,
+        metric="lat_p50_us",
+        higher_is_better=False,
+        values={"pipe": [10.0, 30.0, 11.0, 29.0, 12.0], "queue": [14.0, 28.0, 13.0, 31.0, 15.0]},
+    )
+    sentence = _pair_sentence(noisy, "pipe", "queue")
+    assert "faster" not in sentence
+    assert sentence.startswith("pipe and queue do not differ significantly at 64 B")
