@@ -55,7 +55,11 @@ def placement_cpus(placement: str) -> Placement | str:
 
 
 def calibrate(run: Callable[[int], Measurement], target_ns: float, min_n: int, max_n: int) -> int:
-    """Grow the batch ×4 until it takes ≥ 1/8 of the target, then scale to the target."""
+    """Grow the batch ×4 until it takes ≥ 1/8 of the target, then scale to the target.
+
+    A first one-message batch is run and ignored: fresh processes pay one-time costs (imports,
+    page faults, feeder threads) that would make the count far too small."""
+    run(1)
     n = 1
     while True:
         elapsed_ns = max(run(n).elapsed_ns, 1)
