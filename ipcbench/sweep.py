@@ -70,7 +70,7 @@ class Settings:
         return data
 
 
-QUICK = {"repeats": 5, "warmups": 0, "target_time_s": 0.02}
+QUICK = {"repeats": 5, "warmups": 1, "target_time_s": 0.02}
 
 # Flag / TOML key -> Settings field and parser.
 _LIST_KEYS = {
@@ -227,19 +227,58 @@ def _check_maxsize_applies(s: Settings) -> None:
         )
 
 
+COPIES_PER_PROCESS = 4  # rough bound on live copies of one payload in each process holding it
+MANY_PROCESS_PATTERNS = ("fan", "taskqueue", "shared_state")  # parent + producers + consumers
+
+
 def _check_memory(s: Settings) -> None:
+    """Refuse up front a sweep whose largest case would hold over a quarter of RAM in payloads."""
     try:
         ram_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (OSError, ValueError, AttributeError):
         return
-    budget = ram_bytes // 4
-    largest = max(s.sizes or DEFAULT_SIZES)
-    if largest * COPIES_PER_MESSAGE > budget:
+    budget_bytes = ram_bytes // 4
+    needs = [
+        (_payload_copies(n_procs) * size, size, n_procs)
+        for n_procs, sizes in _process_counts_and_sizes(s)
+        for size in sizes
+    ]
+    if not needs:
+        return
+    need_bytes, size, n_procs = max(needs)
+    if need_bytes > budget_bytes:
+        fix = "choose smaller --sizes"
+        if n_procs > 2:
+            fix += " or fewer --producers/--consumers"
         raise IpcbenchError(
-            f"payload of {largest} bytes needs about {largest * COPIES_PER_MESSAGE >> 20} MiB "
-            f"across the processes, over a quarter of RAM ({budget >> 20} MiB); "
-            "choose smaller --sizes"
+            f"payload of {size} bytes in {n_procs} processes needs about {need_bytes >> 20} MiB "
+            f"across the processes, over a quarter of RAM ({budget_bytes >> 20} MiB); {fix}"
         )
+
+
+def _process_counts_and_sizes(s: Settings) -> Iterable[tuple[int, tuple[int, ...]]]:
+    """(processes holding a payload, payload sizes) for every selected transport x pattern."""
+    for t_name in s.transports:
+        cls = transports.get(t_name)
+        for pattern in s.patterns:
+            if pattern in cls.patterns:
+                yield _processes_involved(s, cls, pattern), sizes_for(s, pattern)
+
+
+def _processes_involved(s: Settings, cls: type[transports.Transport], pattern: str) -> int:
+    """The most processes one case of this transport x pattern runs (the parent included)."""
+    if cls.in_process:
+        return 1
+    if pattern in MANY_PROCESS_PATTERNS:
+        producers, consumers = counts_for(s, pattern)
+        return max(producers) + max(consumers) + 1
+    return 2  # the parent and one child
+
+
+def _payload_copies(n_procs: int) -> int:
+    """Live copies of one payload across n_procs processes; never below the two-process bound
+    COPIES_PER_MESSAGE (sender, pickles, kernel buffers, receiver, verification)."""
+    return max(COPIES_PER_MESSAGE, n_procs * COPIES_PER_PROCESS)
 
 
 def sizes_for(s: Settings, pattern: str) -> tuple[int, ...]:
@@ -298,14 +337,30 @@ def _cases_for(s: Settings, cls: type[transports.Transport], pattern: str) -> It
     producers, consumers = counts_for(s, pattern)
     fault = s.faults[0] if s.faults else ""
     grid = itertools.product(
-        sizes_for(s, pattern), kinds, methods, maxsizes_for(s, cls, pattern), placements,
-        cls.ops.get(pattern, ("",)), producers, consumers, loads_for(s, pattern),
+        sizes_for(s, pattern),
+        kinds,
+        methods,
+        maxsizes_for(s, cls, pattern),
+        placements,
+        cls.ops.get(pattern, ("",)),
+        producers,
+        consumers,
+        loads_for(s, pattern),
     )
     for size, kind, method, maxsize, placement, op, n_prod, n_cons, load in grid:
         if op == "close_join" and maxsize:
             continue  # flush timing is measured on unbounded queues only (bounded ones hang)
         yield Case(
-            transport=cls.name, pattern=pattern, payload_bytes=size, payload_kind=kind,
-            start_method=method, maxsize=maxsize, op=op, producers=n_prod, consumers=n_cons,
-            placement=placement, offered_load=load, fault=fault,
+            transport=cls.name,
+            pattern=pattern,
+            payload_bytes=size,
+            payload_kind=kind,
+            start_method=method,
+            maxsize=maxsize,
+            op=op,
+            producers=n_prod,
+            consumers=n_cons,
+            placement=placement,
+            offered_load=load,
+            fault=fault,
         )

@@ -149,11 +149,14 @@ class Worker:
         for "more" (the driver saw fewer messages than sent: a sentinel overtook data still
         in a producer's feeder thread) or "end"."""
         receiver = FanReceiver(self.check, self.wire, producers, n_per, first)
-        kill_at = FAULT_SEQ if self.fault == "consumer_kill" else -1
+        # consumer_kill: the consumer that takes message FAULT_SEQ of producer 0 (sent once per
+        # case) kills itself -- not "every consumer's second message in a batch", which never
+        # comes when small batches are spread one message per consumer.
+        kill_seq = fan_seq(0, FAULT_SEQ) if self.fault == "consumer_kill" else -1
         clock, t_last_ns = time.perf_counter_ns, 0
         while True:
             for msg in self._incoming(expect):
-                if receiver.count == kill_at:
+                if kill_seq >= 0 and receiver.open(msg) == kill_seq:
                     os.kill(os.getpid(), signal.SIGKILL)
                 receiver.accept(msg)
                 t_last_ns = clock()

@@ -111,8 +111,8 @@ class TimedRunner(Runner):
         super().__init__(*args, **kwargs)
         self.seconds: dict[str, float] = {}
 
-    def run_case(self, case: Case) -> CaseOutcome:
-        outcome = super().run_case(case)
+    def run_case(self, case: Case, repeat: int = 0) -> CaseOutcome:
+        outcome = super().run_case(case, repeat)
         self.seconds[case.label()] = outcome.seconds
         return outcome
 
@@ -156,8 +156,6 @@ def test_hung_children_time_out_within_the_timeout(isolated: Isolation) -> None:
     assert max(runner.seconds.values()) < HANG_TIMEOUT_S + MARGIN_S, runner.seconds
 
 
-@pytest.mark.xfail(strict=False, reason="64 B spawn 2x2 sample sometimes ends ok; see "
-                   "tests/test_scaling.py for the 1 KiB consumer-death test, under investigation")
 def test_killed_consumer_of_a_task_queue_is_a_crash(isolated: Isolation) -> None:
     cases = sample_cases([("joinablequeue", "taskqueue", "", "spawn")], "consumer_kill")
     by_case, _ = sweep(isolated, cases)
@@ -231,12 +229,6 @@ def test_no_resource_tracker_warning_after_kills_and_hangs(tmp_path: Path) -> No
     assert fault_matrix.stderr_problems(out.stderr) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="patterns/base.py Children._watch reports the first sentinel that is ready; when a "
-    "producer dies and its consumer then dies of the EOF, the consumer's EOFError (an effect) "
-    "can be reported instead of the producer's SIGKILL (the cause): status error, not crash",
-)
 def test_the_child_that_failed_first_is_reported_not_its_peer(tmp_path: Path) -> None:
     """Deterministic form of a race seen in pipe fan cases (~1 in 8 under spawn): both children
     are dead before the watcher looks; the killed one must be reported."""
@@ -396,11 +388,6 @@ def test_payload_over_the_memory_budget_is_refused_up_front(tmp_path: Path) -> N
     assert not list(tmp_path.rglob("*.csv"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sweep._check_memory counts COPIES_PER_MESSAGE (16) copies whatever the process "
-    "count: fan/taskqueue with 8 producers x 8 consumers hold ~4 copies per process",
-)
 def test_memory_budget_counts_the_processes_involved() -> None:
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     size = ram // 4 // 20  # 16 copies fit in a quarter of RAM; 17 processes x 4 do not

@@ -133,12 +133,6 @@ def test_manager_server_listens_on_a_private_unix_socket_only() -> None:
         manager.shutdown()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="transports/manager.py start_manager uses ctx.Manager(), whose authkey is the "
-    "process's own (inherited by every driver of the sweep), not a fresh one per server; "
-    "fix: SyncManager(authkey=os.urandom(32), ctx=ctx).start()",
-)
 def test_each_manager_server_gets_a_fresh_random_authkey() -> None:
     from ipcbench.transports.manager import start_manager
 

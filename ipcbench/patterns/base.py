@@ -52,6 +52,25 @@ class Placement:
     children: list[int] | None
 
 
+# Raised by a child because a peer (or the Manager server) went away: an effect, not a cause.
+PEER_GONE_ERRORS = (
+    "EOFError",
+    "BrokenPipeError",
+    "ConnectionResetError",
+    "ConnectionRefusedError",
+    "ConnectionAbortedError",
+)
+
+
+def _blame_rank(failure: ChildFailed) -> int:
+    """How likely a child's death caused the others' (lower = likelier): killed by a signal,
+    then exited without a word, then raised, then raised because a peer was gone."""
+    reason = str(failure)
+    if failure.status == "crash":
+        return 0 if "killed by signal" in reason else 1
+    return 3 if any(f": {name}:" in reason for name in PEER_GONE_ERRORS) else 2
+
+
 class Children:
     """Worker processes of one case, watched by a thread that reports an unexpected death.
 
@@ -122,8 +141,11 @@ class Children:
         ready = wait([*sentinels, self._wake_r])
         if self._stopping or self._wake_r in ready:
             return
-        proc, err_r = sentinels[next(s for s in ready if s in sentinels)]
-        self.failure = self._failure_of(proc, err_r, "during the case")
+        # Peers of a dead child may have died of it by now (EOF, broken pipe): look at every
+        # dead child, not only the first one seen, and report the likeliest cause.
+        dead = [sentinels[s] for s in wait(list(sentinels), timeout=0)]
+        failures = [self._failure_of(proc, err_r, "during the case") for proc, err_r in dead]
+        self.failure = min(failures, key=_blame_rank)
         signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR1)
 
     def wait_failure(self, timeout_s: float) -> ChildFailed | None:
@@ -211,8 +233,13 @@ class Session:
 
     def start_child(self, role: str, endpoint: Any, index: int = 0) -> Any:
         control = self.children.start(
-            role, endpoint, self.check, self.transport.wire, self.placement.children,
-            self.case.fault, index,
+            role,
+            endpoint,
+            self.check,
+            self.transport.wire,
+            self.placement.children,
+            self.case.fault,
+            index,
         )
         self.controls.append(control)
         return control
