@@ -18,6 +18,7 @@ import pickle
 import random
 import struct
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -192,7 +193,9 @@ class FanReceiver:
         self.count += 1
 
 
-def check_exactly_once(seen_per_consumer: list[bytes], producers: int, n_per: int) -> None:
+def check_exactly_once(
+    seen_per_consumer: Sequence[bytes | bytearray], producers: int, n_per: int
+) -> None:
     """Raise DeliveryError unless every message was marked by exactly one consumer.
 
     The marks (one byte, 0 or 1, per message) are added as big integers, which is fast."""

@@ -236,7 +236,7 @@ class _Producer:
         w, eps = self.w, self.w.eps
         sends = [ep.send_nowait if self.nowait else ep.send for ep in eps]
         clock = time.perf_counter_ns
-        stats = {"blocked_ns": 0, "peak_depth": None, "retries": 0}
+        stats: dict[str, Any] = {"blocked_ns": 0, "peak_depth": None, "retries": 0}
         interval_ns = 1e9 / self.rate_per_s if self.rate_per_s else 0.0
         t_start_ns = clock()
         for i in range(n):
