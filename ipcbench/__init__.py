@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "load", "run"]
 
 
-def run(**options: Any) -> Any:
+def run(**options: Any) -> pd.DataFrame:
     """Run a sweep with the CLI's option names (``sizes=["64", "4K"]``, ``quick=True``, ...)
     and return the rows as a pandas DataFrame. Writes the same result files as the CLI."""
     import pandas as pd
@@ -20,7 +24,7 @@ def run(**options: Any) -> Any:
     return pd.DataFrame(result.rows)
 
 
-def load(path: str) -> Any:
+def load(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Load result files (a CSV, a machine folder or the results root) as one DataFrame."""
     from ipcbench.loader import load as _load
 
