@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 IPCBENCH := $(BIN)/ipcbench
 
-.PHONY: bench quick test lint setup plots report compare bench-pytest bench-pytest-compare clean-venv
+.PHONY: bench quick test lint setup plots report report-check compare bench-pytest bench-pytest-compare clean-venv
 
 setup: $(STAMP)
 
@@ -29,13 +29,25 @@ plots: $(STAMP)  ## regenerate figures from every result in results/
 report: $(STAMP)  ## regenerate the HTML + Markdown report from results/
 	$(IPCBENCH) report results/
 
+report-check: $(STAMP)  ## render each plots/*/report.html in headless chromium -> report.png
+	@for html in plots/*/report.html; do \
+	  test -f "$$html" || { echo "no report in plots/: run 'make bench' or 'make report' first"; exit 2; }; \
+	  $(BIN)/python bench/screenshot_report.py "$$html" -o "$${html%.html}.png" || exit 1; \
+	done
+
 compare: $(STAMP)  ## make compare A=results/<machine-a> B=results/<machine-b>
 	$(IPCBENCH) compare $(A) $(B) && $(IPCBENCH) plot $(A) $(B) --figures comparison
 
 bench-pytest: $(STAMP)  ## pytest-benchmark microbenchmarks, saved for 'pytest-benchmark compare'
 	$(BIN)/python -m pytest bench/ -q --benchmark-enable --benchmark-autosave --benchmark-storage=results/pytest-benchmark
 
-bench-pytest-compare: $(STAMP)
+bench-pytest-report-check: $(STAMP)  ## render each plots/*/report.html in headless chromium -> report.png
+	@for html in plots/*/report.html; do \
+	  test -f "$$html" || { echo "no report in plots/: run 'make bench' or 'make report' first"; exit 2; }; \
+	  $(BIN)/python bench/screenshot_report.py "$$html" -o "$${html%.html}.png" || exit 1; \
+	done
+
+compare: $(STAMP)
 	$(BIN)/pytest-benchmark --storage results/pytest-benchmark compare --group-by=group --columns=min,median,mean,stddev
 
 test: $(STAMP)

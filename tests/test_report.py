@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -295,3 +296,38 @@ def test_a_difference_that_is_not_significant_is_not_called_faster() -> None:
     sentence = _pair_sentence(noisy, "pipe", "queue")
     assert "faster" not in sentence
     assert sentence.startswith("pipe and queue do not differ significantly at 64 B")
+
+
+# --- a real browser ---------------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium binary (Debian: apt-get install chromium)"
+)
+
+
+def _screenshot_module() -> Any:
+    sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
+    try:
+        import screenshot_report
+    finally:
+        sys.path.pop(0)
+    return screenshot_report
+
+
+@needs_chromium
+def test_report_renders_in_headless_chromium(written: report.ReportFiles, tmp_path: Path) -> None:
+    shot = _screenshot_module().screenshot(
+        written.html, tmp_path / "report.png", chromium=str(CHROMIUM)
+    )
+    assert shot.stat().st_size > 50_000  # a page with figures, not a blank one
+    assert not list(written.html.parent.glob(".*.checked.html"))  # the checked copy is gone
+
+
+@needs_chromium
+def test_a_broken_image_in_the_page_is_caught(tmp_path: Path) -> None:
+    module = _screenshot_module()
+    page = tmp_path / "bad.html"
+    page.write_text('<html><body><img src="missing.png"></body></html>')
+    with pytest.raises(module.RenderError, match=r"broken image: missing\.png"):
+        module.screenshot(page, tmp_path / "bad.png", 400, 300, chromium=str(CHROMIUM))
