@@ -41,13 +41,7 @@ compare: $(STAMP)  ## make compare A=results/<machine-a> B=results/<machine-b>
 bench-pytest: $(STAMP)  ## pytest-benchmark microbenchmarks, saved for 'pytest-benchmark compare'
 	$(BIN)/python -m pytest bench/ -q --benchmark-enable --benchmark-autosave --benchmark-storage=results/pytest-benchmark
 
-bench-pytest-report-check: $(STAMP)  ## render each plots/*/report.html in headless chromium -> report.png
-	@for html in plots/*/report.html; do \
-	  test -f "$$html" || { echo "no report in plots/: run 'make bench' or 'make report' first"; exit 2; }; \
-	  $(BIN)/python bench/screenshot_report.py "$$html" -o "$${html%.html}.png" || exit 1; \
-	done
-
-compare: $(STAMP)
+bench-pytest-compare: $(STAMP)
 	$(BIN)/pytest-benchmark --storage results/pytest-benchmark compare --group-by=group --columns=min,median,mean,stddev
 
 test: $(STAMP)
