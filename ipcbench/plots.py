@@ -392,12 +392,21 @@ def linear_y(ax: Axes, label: str) -> None:
     ax.grid(True, axis="y", alpha=0.3)
 
 
+CHAR_WIDTH_IN = 0.09  # one tick-label character at the default font size, with spacing
+
+
+def _crowded(ax: Axes, labels: Sequence[str]) -> bool:
+    """Whether the labels, side by side with a gap each, are wider than the axes."""
+    width_in = ax.get_position().width * ax.figure.get_figwidth()
+    needed_in = sum(len(label) + 2 for label in labels) * CHAR_WIDTH_IN
+    return needed_in > width_in
+
+
 def category_axis(ax: Axes, labels: Sequence[str], xlabel: str) -> None:
     """Categories at 0, 1, 2, ...; long label rows are tilted so neighbours never overlap."""
-    crowded = sum(len(label) for label in labels) > 60
     ax.set_xticks(range(len(labels)), labels)
-    if crowded:
-        ax.tick_params(axis="x", labelrotation=25)
+    if _crowded(ax, labels):
+        ax.tick_params(axis="x", labelrotation=45 if len(labels) > 8 else 25)
         for text in ax.get_xticklabels():
             text.set_horizontalalignment("right")
             text.set_rotation_mode("anchor")
