@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import textwrap
 from collections.abc import Sequence
 
 from ipcbench.errors import IpcbenchError
@@ -217,6 +218,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     print("patterns:")
     for name, text in patterns.DESCRIPTIONS.items():
         print(f"  {name:<15} {text}")
+        if name in patterns.NOTES:
+            note = textwrap.fill(
+                patterns.NOTES[name], width=100, initial_indent=" " * 18, subsequent_indent=" " * 18
+            )
+            print(note)
     return 0
 
 

@@ -397,7 +397,7 @@ CHAR_WIDTH_IN = 0.09  # one tick-label character at the default font size, with 
 
 def _crowded(ax: Axes, labels: Sequence[str]) -> bool:
     """Whether the labels, side by side with a gap each, are wider than the axes."""
-    width_in = ax.get_position().width * ax.figure.get_figwidth()
+    width_in = ax.get_window_extent().width / ax.figure.dpi
     needed_in = sum(len(label) + 2 for label in labels) * CHAR_WIDTH_IN
     return needed_in > width_in
 

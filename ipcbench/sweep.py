@@ -349,7 +349,7 @@ def _cases_for(s: Settings, cls: type[transports.Transport], pattern: str) -> It
     )
     for size, kind, method, maxsize, placement, op, n_prod, n_cons, load in grid:
         if op == "close_join" and maxsize:
-            continue  # flush timing is measured on unbounded queues only (bounded ones hang)
+            continue  # unbounded only: why in patterns.lifecycle.CLOSE_JOIN_UNBOUNDED_ONLY
         yield Case(
             transport=cls.name,
             pattern=pattern,

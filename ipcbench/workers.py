@@ -7,9 +7,11 @@ Connection on which it reports an exception before exiting. Commands are tuples:
 Roles:
 * ``echo``    ping-pong: receive n messages, send each back.
 * ``produce`` stream/fan/backpressure/nowait/rate: send n messages (to its endpoints in turn);
-  replies ``("done", t_start_ns, t_end_ns, stats)``.
+  replies ``("done", t_start_ns, t_end_ns, stats)``; with options, ``stats["sent"]`` is the
+  number of messages actually handed to the channel (n, unless a fault dropped or doubled one).
 * ``consume`` fan/taskqueue: receive until a sentinel (shared queue) or an expected count
-  (one pipe per producer); replies ``("done", t_last_ns, count, seen_marks)``.
+  (one pipe per producer); replies ``("done", t_last_ns, count, seen_marks, done_ns)``
+  (done_ns: the clock just before the last ``task_done()`` of a JoinableQueue, else 0).
 * ``write``   Manager proxy set/append (proxy_ops); ``state``: shared_state updates.
 * ``put_close`` lifecycle: put n items, then time ``close()`` + ``join_thread()``.
 """
@@ -75,8 +77,14 @@ class Worker:
     """The command loop of one child process."""
 
     def __init__(
-        self, role: str, eps: list[Any], control: Any, check: PayloadCheck, wire: str,
-        fault: str, index: int,
+        self,
+        role: str,
+        eps: list[Any],
+        control: Any,
+        check: PayloadCheck,
+        wire: str,
+        fault: str,
+        index: int,
     ) -> None:
         self.role = role
         self.eps = eps
@@ -92,8 +100,12 @@ class Worker:
 
     def serve(self) -> None:
         handlers: dict[str, Callable[..., None]] = {
-            "echo": self.echo, "produce": self.produce, "write": self.write,
-            "consume": self.consume, "state": self.state, "put_close": self.put_close,
+            "echo": self.echo,
+            "produce": self.produce,
+            "write": self.write,
+            "consume": self.consume,
+            "state": self.state,
+            "put_close": self.put_close,
         }
         handler = handlers[self.role]
         while True:
@@ -165,7 +177,8 @@ class Worker:
             self.control.send(("paused", receiver.count))
             if self.control.recv()[0] == "end":
                 break
-        self.control.send(("done", t_last_ns, receiver.count, bytes(receiver.seen)))
+        done_ns = getattr(self.ep, "done_ns", 0)  # JoinableQueue: the last task_done() call
+        self.control.send(("done", t_last_ns, receiver.count, bytes(receiver.seen), done_ns))
 
     def _incoming(self, expect: int | None) -> Any:
         """Messages until a None sentinel (expect None) or until ``expect`` have arrived."""
@@ -231,6 +244,7 @@ class _Producer:
         self.block = opts.get("block", False)
         self.nowait = opts.get("nowait", False)
         self.rate_per_s = float(opts.get("rate_per_s", 0.0))
+        self.sent_delta = 0  # messages a fault removed (-) or added (+)
 
     def run(self, n: int, first: int) -> tuple[Any, ...]:
         w, eps = self.w, self.w.eps
@@ -238,16 +252,20 @@ class _Producer:
         clock = time.perf_counter_ns
         stats: dict[str, Any] = {"blocked_ns": 0, "peak_depth": None, "retries": 0}
         interval_ns = 1e9 / self.rate_per_s if self.rate_per_s else 0.0
+        sleep = time.sleep
+        yield_gil = any(ep.sends_in_thread for ep in eps)
+        faulty = self._counted(w.faulty) if w.fault else w.faulty  # no count without faults
         t_start_ns = clock()
         for i in range(n):
             seq = fan_seq(w.index, first + i) if self.fan else first + i
             msg = w.message(seq)
             if interval_ns:
                 intended_ns = t_start_ns + int(i * interval_ns)
-                while clock() < intended_ns:
-                    pass  # spin: sleeping is far coarser than the intervals measured
+                while clock() < intended_ns:  # spin: sleeping is far too coarse here
+                    if yield_gil:
+                        sleep(0)  # a Queue's feeder thread needs the GIL to send anything
                 msg = (*msg, intended_ns)
-            for out in w.faulty(first + i, msg):
+            for out in faulty(first + i, msg):
                 t0 = clock()
                 retries = sends[i % len(sends)](out)
                 if self.block:
@@ -256,7 +274,20 @@ class _Producer:
                     stats["retries"] += retries
             if self.block and i % DEPTH_EVERY == 0:
                 stats["peak_depth"] = _max_depth(stats["peak_depth"], eps[0])
-        return ("done", t_start_ns, clock(), stats)
+        t_end_ns = clock()
+        stats["sent"] = n + self.sent_delta
+        return ("done", t_start_ns, t_end_ns, stats)
+
+    def _counted(self, faulty: Callable[[int, Any], list[Any]]) -> Callable[[int, Any], list[Any]]:
+        """``faulty`` that also counts the messages a fault removed or added (fan consumers
+        stop at the number actually sent; the exactly-once check then names what is missing)."""
+
+        def counted(seq: int, msg: Any) -> list[Any]:
+            out = faulty(seq, msg)
+            self.sent_delta += len(out) - 1
+            return out
+
+        return counted
 
 
 def _max_depth(current: Any, ep: Any) -> Any:

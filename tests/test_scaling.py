@@ -4,7 +4,10 @@ nowait, lifecycle, rate -- under fork and spawn, with delivery checks and clean 
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.queues
 import os
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,32 +15,49 @@ import pytest
 from conftest import leftover_processes, run_with_fault
 
 from ipcbench import transports
+from ipcbench.errors import DeliveryError
 from ipcbench.params import Case
 from ipcbench.patterns.base import Placement
+from ipcbench.patterns.fan import STALL_S, Fan, TaskQueue
+from ipcbench.patterns.lifecycle import CLOSE_JOIN_UNBOUNDED_ONLY, Lifecycle
 from ipcbench.patterns.pingpong import PingPong
 from ipcbench.patterns.shared_state import SharedState
+from ipcbench.sweep import build_settings, expand
+from ipcbench.verify import fan_seq
 
 SCALING = "fan,taskqueue,shared_state,backpressure,nowait,lifecycle,rate"
 
 
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
 def test_every_scaling_pattern_runs_and_verifies(run_sweep: Any, start_method: str) -> None:
-    rows = run_sweep(patterns=SCALING, sizes="1K", producers="1,3", consumers="2",
-                     rates="50%", maxsize="0,4", start_methods=start_method)
-    failed = [(r["transport"], r["pattern"], r["op"], r["error"]) for r in rows
-              if r["status"] != "ok"]
+    rows = run_sweep(
+        patterns=SCALING,
+        sizes="1K",
+        producers="1,3",
+        consumers="2",
+        rates="50%",
+        maxsize="0,4",
+        start_methods=start_method,
+    )
+    failed = [
+        (r["transport"], r["pattern"], r["op"], r["error"]) for r in rows if r["status"] != "ok"
+    ]
     assert failed == []
     patterns = {r["pattern"] for r in rows}
     assert patterns == set(SCALING.split(","))
-    by = {(r["pattern"], r["transport"], r["op"], r["producers"], r["consumers"], r["maxsize"])
-          for r in rows}
+    by = {
+        (r["pattern"], r["transport"], r["op"], r["producers"], r["consumers"], r["maxsize"])
+        for r in rows
+    }
     # fan: every queue type shared, every pipe type in pairs, with 1 and 3 producers
     for t in ("queue", "simplequeue", "joinablequeue", "manager_queue"):
         assert ("fan", t, "", 3, 2, 0 if t != "simplequeue" else None) in by
     for t in ("pipe", "pipe_bytes", "pipe_oneway"):
         assert ("fan", t, "", 3, 2, None) in by
     assert {(r["producers"], r["consumers"]) for r in rows if r["pattern"] == "shared_state"} == {
-        (1, 0), (3, 0)}
+        (1, 0),
+        (3, 0),
+    }
     for row in rows:
         assert row["n_messages"] >= 2 and row["msgs_per_s"] > 0
         if row["pattern"] == "taskqueue":
@@ -55,20 +75,24 @@ def test_every_scaling_pattern_runs_and_verifies(run_sweep: Any, start_method: s
 
 
 def test_fan_up_to_8x8_completes(run_sweep: Any) -> None:
-    rows = run_sweep(transports="queue,pipe", patterns="fan", sizes="64", producers="8",
-                     consumers="8", timeout=60)
+    rows = run_sweep(
+        transports="queue,pipe",
+        patterns="fan",
+        sizes="64",
+        producers="8",
+        consumers="8",
+        timeout=60,
+    )
     assert [r["status"] for r in rows] == ["ok"] * len(rows) and len(rows) == 4
 
 
 @pytest.mark.parametrize(
     ("transport", "pattern", "fault", "reason"),
     [
-        pytest.param("queue", "fan", "drop", "lost", marks=pytest.mark.xfail(
-            strict=False, reason="a dropped message on a shared Queue ends as timeout, not error")),
+        ("queue", "fan", "drop", "lost"),
         ("pipe", "fan", "duplicate", "duplicated"),
         ("simplequeue", "fan", "duplicate", "duplicated"),
-        pytest.param("joinablequeue", "taskqueue", "drop", "lost", marks=pytest.mark.xfail(
-            strict=False, reason="a dropped task ends as timeout, not error")),
+        ("joinablequeue", "taskqueue", "drop", "lost"),
         ("manager_dict", "shared_state", "drop", "lost"),
         ("manager_list", "shared_state", "duplicate", "duplicated"),
         ("manager_queue", "shared_state", "truncate", "truncated"),
@@ -80,8 +104,17 @@ def test_fan_up_to_8x8_completes(run_sweep: Any) -> None:
 def test_dropped_or_duplicated_messages_are_caught(
     tmp_path: Path, transport: str, pattern: str, fault: str, reason: str
 ) -> None:
-    rows = run_with_fault(tmp_path, fault, transports=transport, patterns=pattern, sizes="1K",
-                          producers="2", consumers="2", rates="50%", timeout=30)
+    rows = run_with_fault(
+        tmp_path,
+        fault,
+        transports=transport,
+        patterns=pattern,
+        sizes="1K",
+        producers="2",
+        consumers="2",
+        rates="50%",
+        timeout=30,
+    )
     assert rows
     for row in rows:
         if row["pattern"] == "shared_state" and row["op"] == "dict_contended":
@@ -91,11 +124,114 @@ def test_dropped_or_duplicated_messages_are_caught(
     assert leftover_processes() == []
 
 
+@pytest.mark.parametrize(("transport", "cls"), [("queue", Fan), ("joinablequeue", TaskQueue)])
+def test_dropped_fan_message_is_reported_at_once(transport: str, cls: Any) -> None:
+    """Producers report what they sent, so the consumers stop there and the exactly-once check
+    names the dropped message -- no waiting out a stall, no hang until the watchdog."""
+    case = Case(
+        transport,
+        cls.__name__.lower(),
+        1024,
+        start_method="fork",
+        maxsize=0,
+        producers=2,
+        consumers=2,
+        fault="drop",
+    )
+    session = _session(cls, case, Placement(None, None))
+    session.start()
+    try:
+        assert session.run(2).n_messages == 2  # numbers 0: the fault hits number 1
+        started = time.monotonic()
+        with pytest.raises(DeliveryError, match="message 0: lost"):
+            session.run(8)
+        assert time.monotonic() - started < STALL_S / 2
+    finally:
+        session.close()
+    assert leftover_processes() == []
+
+
+LOST_IN_FLIGHT = fan_seq(0, 1)  # producer 0's second message: put() returns, never delivered
+
+
+def _queue_put_losing(original: Any, counts_task: bool) -> Any:
+    """A put() that accepts message LOST_IN_FLIGHT and drops it: a loss inside the transport,
+    which no producer-side count can see (a JoinableQueue still counts it as a task)."""
+
+    def put(self: Any, obj: Any, block: bool = True, timeout: float | None = None) -> None:
+        if isinstance(obj, tuple) and obj[0] == LOST_IN_FLIGHT:
+            if counts_task:
+                self._unfinished_tasks.release()
+            return
+        original(self, obj, block, timeout)
+
+    return put
+
+
+@pytest.mark.parametrize(
+    ("transport", "cls", "queue_cls"),
+    [
+        ("queue", Fan, multiprocessing.queues.Queue),
+        ("joinablequeue", TaskQueue, multiprocessing.queues.JoinableQueue),
+    ],
+)
+def test_message_lost_in_flight_is_an_error_after_a_bounded_wait(
+    monkeypatch: pytest.MonkeyPatch, transport: str, cls: Any, queue_cls: Any
+) -> None:
+    """A message the queue accepted but never delivered: the consumers stop once no message
+    has come for STALL_S (and join() is given up), and the exactly-once check names it."""
+    counts_task = queue_cls is multiprocessing.queues.JoinableQueue
+    monkeypatch.setattr(queue_cls, "put", _queue_put_losing(queue_cls.put, counts_task))
+    case = Case(
+        transport,
+        cls.__name__.lower(),
+        1024,
+        start_method="fork",
+        maxsize=0,
+        producers=2,
+        consumers=2,
+    )
+    session = _session(cls, case, Placement(None, None))  # fork: children inherit the patch
+    session.start()
+    try:
+        assert session.run(2).n_messages == 2  # numbers 0: nothing lost yet
+        started = time.monotonic()
+        with pytest.raises(DeliveryError, match="producer 0 message 0: lost"):
+            session.run(8)  # numbers 1..4
+        assert time.monotonic() - started < 3 * STALL_S + 2
+    finally:
+        session.close()
+    assert not [t for t in threading.enumerate() if t.name == "ipcbench-join"]
+    assert leftover_processes() == []
+
+
+def test_fan_end_rounds_wait_while_messages_still_arrive() -> None:
+    """A slow feeder is not a loss: rounds go on while the count grows, and a batch whose
+    sentinels overtake data still completes with every message verified."""
+    case = Case("queue", "fan", 64 * 1024, start_method="fork", maxsize=0, producers=3, consumers=2)
+    session = _session(Fan, case, Placement(None, None))
+    session.start()
+    try:
+        for n in (3, 300, 3000):
+            assert session.run(n).n_messages == n
+    finally:
+        session.close()
+    assert leftover_processes() == []
+
+
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
 def test_taskqueue_consumer_death_is_a_crash_not_a_hang(tmp_path: Path, start_method: str) -> None:
-    rows = run_with_fault(tmp_path, "consumer_kill", transports="joinablequeue",
-                          patterns="taskqueue", sizes="1K", producers="2", consumers="2",
-                          start_methods=start_method, timeout=30)
+    rows = run_with_fault(
+        tmp_path,
+        "consumer_kill",
+        transports="joinablequeue",
+        patterns="taskqueue",
+        sizes="1K",
+        producers="2",
+        consumers="2",
+        start_methods=start_method,
+        timeout=30,
+    )
     assert [r["status"] for r in rows] == ["crash"]
     assert "ipcbench-consume" in rows[0]["error"] and "signal 9" in rows[0]["error"]
     assert leftover_processes() == []
@@ -119,8 +255,16 @@ def test_placement_is_applied_to_children_and_manager(start_method: str) -> None
         assert list(session.affinities().values()) == [[cpus[1]]]
     finally:
         session.close()
-    case = Case("manager_dict", "shared_state", 64, start_method=start_method, op="dict_distinct",
-                producers=2, consumers=0, placement="split")
+    case = Case(
+        "manager_dict",
+        "shared_state",
+        64,
+        start_method=start_method,
+        op="dict_distinct",
+        producers=2,
+        consumers=0,
+        placement="split",
+    )
     session = _session(SharedState, case, split)
     session.start()
     try:
@@ -134,6 +278,86 @@ def test_placement_is_applied_to_children_and_manager(start_method: str) -> None
 
 
 def test_logical_cpus_on_every_row(run_sweep: Any) -> None:
-    rows = run_sweep(transports="queue", patterns="fan", sizes="64", producers="2",
-                     consumers="2")
+    rows = run_sweep(transports="queue", patterns="fan", sizes="64", producers="2", consumers="2")
     assert {r["logical_cpus"] for r in rows} == {os.cpu_count()}
+
+
+def test_close_join_is_swept_on_unbounded_queues_only() -> None:
+    """A bounded queue caps what is left to flush at close() at maxsize, so its flush time does
+    not grow with N; the grid keeps close_join at maxsize 0 and the other ops at every size."""
+    settings = build_settings(
+        {
+            "transports": "queue,joinablequeue",
+            "patterns": "lifecycle",
+            "sizes": "1K",
+            "maxsize": "0,4",
+        }
+    )
+    ops = {(c.transport, c.op, c.maxsize) for c in expand(settings)}
+    for t in ("queue", "joinablequeue"):
+        assert (t, "close_join", 0) in ops and (t, "close_join", 4) not in ops
+        assert {(t, op, 4) for op in ("qsize", "empty", "full")} <= ops
+
+
+def test_close_join_on_a_bounded_queue_is_refused_with_the_reason() -> None:
+    case = Case("queue", "lifecycle", 1024, start_method="fork", maxsize=4, op="close_join")
+    session = _session(Lifecycle, case, Placement(None, None))
+    with pytest.raises(ValueError, match="unbounded queues"):
+        session.start()
+    session.close()
+    assert leftover_processes() == []
+
+
+def test_list_explains_why_close_join_needs_an_unbounded_queue(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from ipcbench.cli import main
+
+    assert main(["list"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert CLOSE_JOIN_UNBOUNDED_ONLY in text
+
+
+def test_close_join_flushes_what_was_put_on_an_unbounded_queue() -> None:
+    """The timed flush grows with N (what the calibration relies on)."""
+    case = Case("queue", "lifecycle", 1024, start_method="fork", maxsize=0, op="close_join")
+    session = _session(Lifecycle, case, Placement(None, None))
+    session.start()
+    try:
+        small = min(session.run(4).elapsed_ns for _ in range(3))
+        large = session.run(4096)
+    finally:
+        session.close()
+    assert large.n_messages == 4096 and large.elapsed_ns > small
+    assert leftover_processes() == []
+
+
+def test_rate_producer_lets_the_queue_feeder_thread_send(run_sweep: Any) -> None:
+    """A busy-waiting producer that never released the GIL starved multiprocessing.Queue's
+    feeder thread: at 2 000 msgs/s (a few % of what it can carry) p50 latency was ~20 ms."""
+    rows = run_sweep(
+        transports="queue",
+        patterns="rate",
+        sizes="1K",
+        rates="2000",
+        repeats=1,
+        warmups=1,
+        target_time=0.1,
+    )
+    (row,) = rows
+    assert row["status"] == "ok", row["error"]
+    assert row["lat_p50_us"] < 5_000, row
+
+
+def test_taskqueue_join_latency_is_measured_from_the_last_task_done(run_sweep: Any) -> None:
+    """The consumer stamps the clock just before its last task_done(), so join() returning
+    comes after it: a positive latency, never clipped to 0."""
+    rows = run_sweep(
+        transports="joinablequeue",
+        patterns="taskqueue",
+        sizes="1K",
+        producers="1,2",
+        consumers="1,2",
+    )
+    assert rows and all(r["status"] == "ok" for r in rows)
+    assert all(0 < r["join_latency_us"] < 1e6 for r in rows), [r["join_latency_us"] for r in rows]

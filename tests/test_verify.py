@@ -3,7 +3,15 @@ from __future__ import annotations
 import pytest
 
 from ipcbench.errors import DeliveryError
-from ipcbench.verify import Verifier, make_payload, new_frame, stamp, window_crc
+from ipcbench.verify import (
+    FanReceiver,
+    Verifier,
+    fan_seq,
+    make_payload,
+    new_frame,
+    stamp,
+    window_crc,
+)
 
 
 @pytest.mark.parametrize("size", [8, 100, 192, 193, 4096, 1 << 20])
@@ -87,3 +95,13 @@ def test_window_crc_sees_head_middle_tail_only_for_large() -> None:
     assert window_crc(data) == base
     data[5000] = 1  # in the middle window
     assert window_crc(data) != base
+
+
+def test_fan_message_from_an_earlier_batch_is_a_duplicate() -> None:
+    """A pipe pair's consumer stops at its expected count; a duplicate it did not read shows up
+    in the next batch, numbered before that batch's first message."""
+    payload, check = make_payload("bytes", 64)
+    receiver = FanReceiver(check, "object", producers=2, n_per=4, first=5)
+    receiver.accept((fan_seq(1, 5), payload))
+    with pytest.raises(DeliveryError, match="producer 0 message 3: duplicated"):
+        receiver.accept((fan_seq(0, 3), payload))

@@ -6,7 +6,7 @@ from ipcbench.errors import IpcbenchError
 from ipcbench.patterns.base import Session
 from ipcbench.patterns.fan import Fan, TaskQueue
 from ipcbench.patterns.flow import Backpressure, Nowait
-from ipcbench.patterns.lifecycle import Lifecycle
+from ipcbench.patterns.lifecycle import CLOSE_JOIN_UNBOUNDED_ONLY, Lifecycle
 from ipcbench.patterns.pingpong import PingPong
 from ipcbench.patterns.proxy_ops import ProxyOps
 from ipcbench.patterns.rate import Rate
@@ -35,9 +35,12 @@ DESCRIPTIONS: dict[str, str] = {
     "shared_state": "K processes (--producers) update a Manager dict/list (or Queue); ops/s",
     "backpressure": "queue maxsize 1/16/256/0 under a fast producer: blocked time, peak depth",
     "nowait": "put_nowait/get_nowait retried on Full/Empty vs blocking put/get; retries",
-    "lifecycle": "close()+join_thread() flush time; per-call qsize()/empty()/full()",
+    "lifecycle": "close()+join_thread() flush time (maxsize 0); per-call qsize()/empty()/full()",
     "rate": "open-loop latency at offered rates (--rates 50%,20000); saturation point",
 }
+
+# Longer notes, printed under the description by `ipcbench list`.
+NOTES: dict[str, str] = {"lifecycle": CLOSE_JOIN_UNBOUNDED_ONLY}
 
 
 def names() -> list[str]:

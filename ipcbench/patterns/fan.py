@@ -8,23 +8,32 @@ the driver proves from all marks that every message arrived exactly once.
 Throughput is counted where messages arrive: from the first producer's start to the last
 message verified by any consumer. With a shared queue, the driver ends each batch with one
 sentinel per consumer after the producers are done (the sentinels are not timed).
+
+Loss on a shared queue: the producers report how many messages they handed to the queue, and
+the consumers stop once they have that many. If the count stops growing for ``STALL_S`` (all
+producers done, so nothing more can come), the consumers are ended anyway and the exactly-once
+check reports what was lost -- an error, not a hang until the watchdog.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from typing import Any
 
+from ipcbench.errors import DeliveryError
 from ipcbench.patterns.base import Measurement, Session
 from ipcbench.transports.base import Channel
 from ipcbench.verify import check_exactly_once
 
-MAX_ROUNDS = 40  # about 1.5 s of waiting in all before a shortfall counts as a loss
+STALL_S = 1.0  # no progress for this long after the producers are done: a shortfall is a loss
+JOIN_POLL_S = 0.01  # taskqueue: how often the driver looks at the queue while join() waits
 
 
 class Fan(Session):
     duplex = False
+    join_stalled = False  # taskqueue: join() gave up (the end rounds need not wait again)
 
     def start(self) -> None:
         case, transport = self.case, self.transport
@@ -34,8 +43,10 @@ class Fan(Session):
             consumer_eps: list[Any] = [self.channel.parent] * case.consumers
             producer_eps: list[Any] = [[self.channel.child]] * case.producers
         else:
-            pairs = [[transport.open(self.ctx, case, duplex=False) for _ in range(case.consumers)]
-                     for _ in range(case.producers)]
+            pairs = [
+                [transport.open(self.ctx, case, duplex=False) for _ in range(case.consumers)]
+                for _ in range(case.producers)
+            ]
             self.pairs: list[Channel] = [ch for row in pairs for ch in row]
             consumer_eps = [[row[c].parent for row in pairs] for c in range(case.consumers)]
             producer_eps = [[ch.child for ch in row] for row in pairs]
@@ -67,27 +78,35 @@ class Fan(Session):
         produced = self.gather(self.producer_controls)
         end_extra = self.after_producers()
         if self.transport.fan_mode == "shared":
-            self.end_rounds(producers * n_per)
+            sent = sum(p[3]["sent"] for p in produced)
+            self.end_rounds(sent, stall_s=0.0 if self.join_stalled else STALL_S)
         consumed = self.gather(self.consumer_controls)
         check_exactly_once([c[3] for c in consumed], producers, n_per)
         start_ns = min(p[1] for p in produced)
         last_ns = max(c[1] for c in consumed)
+        self.last_done_ns = max(c[4] for c in consumed)
         return self.measurement(producers * n_per, start_ns, last_ns, produced, end_extra)
 
-    def end_rounds(self, total: int) -> None:
+    def end_rounds(self, sent: int, stall_s: float = STALL_S) -> None:
         """Stop the consumers of a shared queue with one sentinel each, in rounds.
 
         ``Queue.put`` returns before a feeder thread has written the item, so a sentinel put
         now can overtake a producer's last messages. Each consumer pauses on its sentinel
-        and reports its count; until the counts add up to what was sent, every consumer
-        goes on ("more") and a new round of sentinels follows. Rounds are untimed. A real
-        loss gives up after ``MAX_ROUNDS`` and is reported by the exactly-once check."""
+        and reports its count; until the counts add up to ``sent`` (what the producers handed
+        to the queue), every consumer goes on ("more") and a new round of sentinels follows.
+        Rounds are untimed. When the count has not grown for ``stall_s``, the rest is lost:
+        every consumer gets "end" (never "more" without a sentinel to follow), and the
+        exactly-once check names the missing messages."""
         delay_s = 0.0005
-        for _ in range(MAX_ROUNDS):
+        best, progress_at = -1, time.monotonic()
+        while True:
             for _ in self.consumer_controls:
                 self.channel.child.send(None)  # type: ignore[union-attr]
             received = sum(reply[1] for reply in self.gather(self.consumer_controls))
-            if received >= total:
+            now = time.monotonic()
+            if received > best:
+                best, progress_at = received, now
+            if received >= sent or now - progress_at >= stall_s:
                 break
             for control in self.consumer_controls:
                 control.send(("more",))
@@ -100,8 +119,9 @@ class Fan(Session):
         """Hook between the producers' end and the sentinels (taskqueue joins here)."""
         return None
 
-    def measurement(self, n: int, start_ns: int, last_ns: int, produced: list[Any],
-                    end_extra: int | None) -> Measurement:
+    def measurement(
+        self, n: int, start_ns: int, last_ns: int, produced: list[Any], end_extra: int | None
+    ) -> Measurement:
         return Measurement(
             n_messages=n,
             elapsed_ns=last_ns - start_ns,
@@ -120,15 +140,67 @@ class TaskQueue(Fan):
     last task_done() (as the consumers saw it) to join() returning in the driver."""
 
     def after_producers(self) -> int | None:
-        self.channel.child.out_q.join()  # type: ignore[union-attr]
-        return self.clock()
+        """The clock when ``q.join()`` returned, or None if it stalled (tasks lost).
 
-    def measurement(self, n: int, start_ns: int, last_ns: int, produced: list[Any],
-                    end_extra: int | None) -> Measurement:
-        assert end_extra is not None
+        join() has no timeout, so a thread waits on it and stamps its return; meanwhile the
+        driver watches ``qsize()`` (tasks put but not yet taken). The producers are done, so
+        if join() has not returned and the backlog has not changed for ``STALL_S``, the
+        consumers are idle and tasks were lost: join() is released with ``task_done()`` calls
+        and the end rounds and the exactly-once check report the loss."""
+        q = self.channel.child.out_q  # type: ignore[union-attr]
+        returned_ns: list[int] = []
+
+        def join() -> None:
+            q.join()
+            returned_ns.append(self.clock())
+
+        joiner = threading.Thread(target=join, name="ipcbench-join", daemon=True)
+        joiner.start()
+        backlog, changed_at = _backlog(q), time.monotonic()
+        while True:
+            joiner.join(JOIN_POLL_S)
+            if returned_ns:
+                return returned_ns[0]
+            now = time.monotonic()
+            current = _backlog(q)
+            if current != backlog or current is None:
+                backlog, changed_at = current, now  # progress, or no way to tell (macOS)
+            elif now - changed_at >= STALL_S:
+                _release_join(q, joiner)
+                self.join_stalled = True
+                return None
+
+    def measurement(
+        self, n: int, start_ns: int, last_ns: int, produced: list[Any], end_extra: int | None
+    ) -> Measurement:
+        if end_extra is None:
+            raise DeliveryError(
+                f"lost: join() did not return {STALL_S} s after the producers finished, though "
+                "every task sent arrived and the consumers were idle"
+            )
         return Measurement(
             n_messages=n,
             elapsed_ns=end_extra - start_ns,
             producer_elapsed_ns=max(p[2] for p in produced) - start_ns,
-            extra={"join_latency_us": max(0, end_extra - last_ns) / 1e3},
+            extra={"join_latency_us": (end_extra - (self.last_done_ns or last_ns)) / 1e3},
         )
+
+
+def _backlog(q: Any) -> int | None:
+    """Tasks put but not yet taken (None where qsize() is not implemented, on macOS)."""
+    try:
+        backlog: int = q.qsize()
+    except NotImplementedError:
+        return None
+    return backlog
+
+
+def _release_join(q: Any, joiner: threading.Thread) -> None:
+    """Complete the lost tasks so the thread blocked in join() returns and ends."""
+    while joiner.is_alive():
+        try:
+            q.task_done()
+        except ValueError:  # no unfinished task left: join() is returning
+            joiner.join(JOIN_POLL_S)
+            return
+        joiner.join(JOIN_POLL_S)

@@ -3,7 +3,8 @@
 * op ``close_join``: a child puts n items (untimed; put() returns at once, the feeder thread
   buffers), then times ``close()`` + ``join_thread()`` -- how long flushing n pending items
   takes while the driver drains and verifies them. Each batch uses a new queue and child,
-  both set up outside the timed region (a closed queue cannot be reused).
+  both set up outside the timed region (a closed queue cannot be reused). Unbounded queues
+  only (maxsize 0); see CLOSE_JOIN_UNBOUNDED_ONLY for why.
 * ops ``qsize``, ``empty``, ``full``: per-call cost, timed call by call in the driver.
 """
 
@@ -14,11 +15,21 @@ from array import array
 from ipcbench.patterns.base import Children, Measurement, Session
 from ipcbench.verify import Verifier
 
+CLOSE_JOIN_UNBOUNDED_ONLY = (
+    "close_join runs on unbounded queues (maxsize 0) only: a bounded queue's put() blocks "
+    "while maxsize items are pending, so at most maxsize are left to flush at close() and "
+    "the timed flush stays flat as N grows (calibration then grows N to --max-messages, "
+    "minutes of untimed puts, and msgs/s is meaningless); the feeder flushes the same way "
+    "at any maxsize, so the unbounded case with N <= maxsize already measures it"
+)
+
 
 class Lifecycle(Session):
     duplex = False
 
     def start(self) -> None:
+        if self.case.op == "close_join" and self.case.maxsize:
+            raise ValueError(CLOSE_JOIN_UNBOUNDED_ONLY)
         if self.case.op != "close_join":
             self.channel = self.transport.open(self.ctx, self.case, duplex=False)
             self.pin_helpers(self.channel.helper_pids)

@@ -18,6 +18,10 @@ from ipcbench.params import Case
 class Endpoint:
     """One side of a channel."""
 
+    # A thread of this process does the sending (multiprocessing.Queue's feeder): a sender
+    # that busy-waits must release the GIL now and then, or nothing is sent meanwhile.
+    sends_in_thread = False
+
     def send(self, msg: Any) -> None:
         raise NotImplementedError
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing.queues
 import queue
+import time
 from typing import Any
 
 from ipcbench.transports.base import Endpoint
@@ -19,13 +21,18 @@ class QueueEnd(Endpoint):
         self.out_q = out_q
         self.in_q = in_q
         self.task_done = task_done
+        self.sends_in_thread = isinstance(out_q, multiprocessing.queues.Queue)  # + Joinable
         if out_q is not None:
             self.send = out_q.put  # type: ignore[method-assign]
         if in_q is not None:
             self.recv = self._get_done if task_done else in_q.get  # type: ignore[method-assign]
 
+    done_ns = 0  # clock just before the last task_done() of a real item (not a sentinel)
+
     def _get_done(self) -> Any:
         item = self.in_q.get()
+        if item is not None:
+            self.done_ns = time.perf_counter_ns()
         self.in_q.task_done()
         return item
 

@@ -1,0 +1,71 @@
+"""The run summary: fastest transport per size, and the rate pattern's saturation point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ipcbench.summary import format_summary, saturation_points
+
+# offered msgs/s -> (delivered msgs/s, p50 µs, p99 µs), hand-made around a knee at 100k
+PIPE = {
+    10_000: (10_000, 20.0, 50.0),
+    50_000: (49_990, 22.0, 60.0),
+    90_000: (89_900, 50.0, 130.0),  # p50 2.5x the lowest: still keeps up
+    100_000: (97_000, 220.0, 500.0),  # p50 11x: saturated
+    110_000: (101_000, 4800.0, 9000.0),
+}
+
+
+def rate_rows(transport: str, table: dict[int, tuple[int, float, float]]) -> list[dict[str, Any]]:
+    rows = []
+    for offered, (delivered, p50, p99) in table.items():
+        for repeat, jitter in enumerate((0.99, 1.0, 1.01)):
+            rows.append(
+                dict(
+                    transport=transport,
+                    pattern="rate",
+                    payload_bytes=1024,
+                    status="ok",
+                    offered_load=str(offered),
+                    offered_per_s=offered * jitter,
+                    msgs_per_s=delivered * jitter,
+                    lat_p50_us=p50 * jitter,
+                    lat_p99_us=p99 * jitter,
+                    start_method="fork",
+                    placement="unpinned",
+                    payload_kind="bytes",
+                    repeat=repeat,
+                    maxsize="",
+                    op="",
+                )
+            )
+    return rows
+
+
+def test_saturation_is_the_first_load_past_the_last_one_kept_up_with() -> None:
+    (found,) = saturation_points(rate_rows("pipe", PIPE))
+    assert found.kept_up is not None and found.saturated is not None
+    assert found.kept_up.offered_per_s == 90_000
+    assert found.saturated.offered_per_s == 100_000
+
+
+def test_a_load_delivered_short_is_saturation_even_with_low_latency() -> None:
+    short = {10_000: (10_000, 20.0, 40.0), 20_000: (18_000, 21.0, 45.0)}
+    (found,) = saturation_points(rate_rows("queue", short))
+    assert found.kept_up is not None and found.kept_up.offered_per_s == 10_000
+    assert found.saturated is not None and found.saturated.achieved_per_s == 18_000
+
+
+def test_no_saturation_when_every_load_is_kept_up_with() -> None:
+    easy = {10_000: (10_000, 20.0, 40.0), 20_000: (20_000, 21.0, 45.0)}
+    (found,) = saturation_points(rate_rows("pipe", easy))
+    assert found.saturated is None
+
+
+def test_summary_prints_one_saturation_line_per_channel() -> None:
+    rows = rate_rows("pipe", PIPE) + [{**r, "placement": "same"} for r in rate_rows("pipe", PIPE)]
+    lines = [line for line in format_summary(rows).splitlines() if "rate" in line.split()[:1]]
+    assert len(lines) == 2
+    assert "pipe           keeps up to 90,000 msgs/s" in lines[0]
+    assert "saturated at 100,000 msgs/s offered" in lines[0]
+    assert lines[1].split()[3:5] == ["pipe", "(same)"]
