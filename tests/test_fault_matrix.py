@@ -379,7 +379,9 @@ def test_disk_full_during_the_sweep_stops_with_one_line_and_keeps_finished_cases
         Runner(settings).run()
     assert "\n" not in str(info.value)
     (csv_path,) = isolated.out.rglob("*.csv")
-    assert len({r["payload_bytes"] + r["transport"] for r in read_rows(csv_path)}) == 2
+    rows = read_rows(csv_path)
+    assert len(rows) == 2
+    assert len({(r["payload_bytes"], r["transport"], r["pattern"]) for r in rows}) == 2
 
 
 def test_payload_over_the_memory_budget_is_refused_up_front(tmp_path: Path) -> None:

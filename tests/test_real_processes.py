@@ -53,6 +53,7 @@ def test_every_transport_and_pattern(run_sweep: Any, start_method: str) -> None:
 def test_object_payloads_and_maxsize(run_sweep: Any) -> None:
     rows = run_sweep(
         transports="pipe,queue,manager_queue,manager_dict,pickle",
+        patterns="pingpong,stream,proxy_ops",
         sizes="4K",
         payload_kinds="object",
         maxsize="1,0",

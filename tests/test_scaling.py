@@ -38,6 +38,7 @@ def test_every_scaling_pattern_runs_and_verifies(run_sweep: Any, start_method: s
         rates="50%",
         maxsize="0,4",
         start_methods=start_method,
+        repeats=1,  # coverage: every case once (rounds are tested in test_rounds.py)
     )
     failed = [
         (r["transport"], r["pattern"], r["op"], r["error"]) for r in rows if r["status"] != "ok"
