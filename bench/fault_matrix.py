@@ -55,12 +55,9 @@ MARKER_ENV = "IPCBENCH_MATRIX_MARKER"
 MARGIN_S = 5.0  # a hung case must end within --timeout + this (cleanup, loaded machine)
 SLOW_TIMEOUT_S = 60.0  # --timeout where no case should hang (a loaded machine starts slowly)
 # Known misreports: the status is off, but nothing is lost and nothing is left running.
-# * a consumer dying of its peer's EOF is reported instead of the peer (patterns/base.py
-#   Children._watch; xfail test_the_child_that_failed_first_is_reported_not_its_peer);
 # * faster_fifo: a worker killed from outside while it holds the queue's process-shared lock
 #   leaves the driver blocked in C, where no signal reaches it: timeout instead of crash.
 KNOWN_ISSUES = {
-    re.compile(r"ipcbench-consume-\d+ \(pid \d+\) raised during the case: EOFError"): "",
     re.compile(r"^no result within --timeout"): "faster_fifo",
 }
 SIGNAL_EXIT_S = 5.0
