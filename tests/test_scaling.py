@@ -125,11 +125,9 @@ def test_dropped_or_duplicated_messages_are_caught(
     assert leftover_processes() == []
 
 
-@pytest.mark.parametrize(("transport", "cls"), [("queue", Fan), ("joinablequeue", TaskQueue)])
-def test_dropped_fan_message_is_reported_at_once(transport: str, cls: Any) -> None:
-    """Producers report what they sent, so the consumers stop there and the exactly-once check
-    names the dropped message -- no waiting out a stall, no hang until the watchdog."""
-    case = Case(
+def _fan_case(transport: str, cls: Any, **extra: Any) -> Case:
+    """A 2 producers x 2 consumers case of 1 KiB messages under fork."""
+    return Case(
         transport,
         cls.__name__.lower(),
         1024,
@@ -137,9 +135,15 @@ def test_dropped_fan_message_is_reported_at_once(transport: str, cls: Any) -> No
         maxsize=0,
         producers=2,
         consumers=2,
-        fault="drop",
+        **extra,
     )
-    session = _session(cls, case, Placement(None, None))
+
+
+@pytest.mark.parametrize(("transport", "cls"), [("queue", Fan), ("joinablequeue", TaskQueue)])
+def test_dropped_fan_message_is_reported_at_once(transport: str, cls: Any) -> None:
+    """Producers report what they sent, so the consumers stop there and the exactly-once check
+    names the dropped message -- no waiting out a stall, no hang until the watchdog."""
+    session = _session(cls, _fan_case(transport, cls, fault="drop"), Placement(None, None))
     session.start()
     try:
         assert session.run(2).n_messages == 2  # numbers 0: the fault hits number 1
@@ -183,16 +187,8 @@ def test_message_lost_in_flight_is_an_error_after_a_bounded_wait(
     has come for STALL_S (and join() is given up), and the exactly-once check names it."""
     counts_task = queue_cls is multiprocessing.queues.JoinableQueue
     monkeypatch.setattr(queue_cls, "put", _queue_put_losing(queue_cls.put, counts_task))
-    case = Case(
-        transport,
-        cls.__name__.lower(),
-        1024,
-        start_method="fork",
-        maxsize=0,
-        producers=2,
-        consumers=2,
-    )
-    session = _session(cls, case, Placement(None, None))  # fork: children inherit the patch
+    # fork: the children inherit the patch
+    session = _session(cls, _fan_case(transport, cls), Placement(None, None))
     session.start()
     try:
         assert session.run(2).n_messages == 2  # numbers 0: nothing lost yet
