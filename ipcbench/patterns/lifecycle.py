@@ -18,7 +18,7 @@ from ipcbench.verify import Verifier
 CLOSE_JOIN_UNBOUNDED_ONLY = (
     "close_join runs on unbounded queues (maxsize 0) only: a bounded queue's put() blocks "
     "while maxsize items are pending, so at most maxsize are left to flush at close() and "
-    "the timed flush stays flat as N grows (calibration then grows N to --max-messages, "
+    "the timed flush stays flat as N grows (calibration then grows N to max_messages, "
     "minutes of untimed puts, and msgs/s is meaningless); the feeder flushes the same way "
     "at any maxsize, so the unbounded case with N <= maxsize already measures it"
 )
