@@ -13,6 +13,7 @@ Messages to the runner (over ``report``): ``("row", fields, samples_bytes)``, th
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -266,10 +267,29 @@ def _measure(session: Session, case: Case, settings: Settings, report: Any, rnd:
     report.send(("row", fields, samples))
 
 
+def unlink_semaphores() -> int:
+    """Unlink every named semaphore this process created (spawn/forkserver queues and locks)
+    now, instead of in multiprocessing's exit-time finalizers: a driver killed later in its
+    cleanup then leaves nothing for the resource tracker to find. Processes that have a
+    semaphore open keep using it; only its name goes. Returns how many were unlinked."""
+    from multiprocessing import synchronize, util
+
+    cleanup = getattr(synchronize.SemLock, "_cleanup", None)  # unlink + unregister
+    registry = getattr(util, "_finalizer_registry", {})
+    pending = [f for f in list(registry.values()) if getattr(f, "_callback", None) is cleanup]
+    if cleanup is None:
+        return 0
+    for finalizer in pending:
+        with contextlib.suppress(OSError):
+            finalizer()
+    return len(pending)
+
+
 def _close(session: Session | None, graceful: bool) -> None:
     if session is None:
         return
     signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    unlink_semaphores()  # first: closing the session below may be cut short by SIGKILL
     try:
         session.close(graceful=graceful)
     except Exception:  # cleanup must not mask the case's status; the runner reaps the group

@@ -130,3 +130,24 @@ def test_a_busy_machine_gets_one_warning_line_at_the_start(
     meta = json.loads(result.paths.meta.read_text())
     assert meta["noise_warning"].startswith("this machine looks noisy")
     assert meta["warnings"][0] == meta["noise_warning"]
+
+
+def test_driver_unlinks_its_semaphores_before_closing_the_session() -> None:
+    """Named semaphores (spawn/forkserver queues) are unlinked by the driver's cleanup itself,
+    first, so a driver killed later leaves nothing for the resource tracker; the objects stay
+    usable by whoever has them open."""
+    import multiprocessing
+    import os
+
+    from ipcbench.driver import unlink_semaphores
+
+    ctx = multiprocessing.get_context("spawn")
+    q = ctx.Queue()
+    names = {f"sem.{lock._semlock.name.lstrip('/')}" for lock in (q._rlock, q._wlock, q._sem)}
+    assert names <= set(os.listdir("/dev/shm"))
+    assert unlink_semaphores() >= 3
+    assert not names & set(os.listdir("/dev/shm"))
+    q.put("still works")
+    assert q.get(timeout=5) == "still works"
+    q.close()
+    q.join_thread()
