@@ -286,10 +286,10 @@ def unlink_semaphores() -> int:
 
 
 def _close(session: Session | None, graceful: bool) -> None:
+    unlink_semaphores()  # first, and even without a session: what follows may meet SIGKILL
     if session is None:
         return
     signal.signal(signal.SIGUSR1, signal.SIG_IGN)
-    unlink_semaphores()  # first: closing the session below may be cut short by SIGKILL
     try:
         session.close(graceful=graceful)
     except Exception:  # cleanup must not mask the case's status; the runner reaps the group

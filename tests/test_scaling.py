@@ -358,3 +358,25 @@ def test_taskqueue_join_latency_is_measured_from_the_last_task_done(run_sweep: A
     )
     assert rows and all(r["status"] == "ok" for r in rows)
     assert all(0 < r["join_latency_us"] < 1e6 for r in rows), [r["join_latency_us"] for r in rows]
+
+
+def test_a_stopped_worker_defers_the_loss_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Messages still in a stopped producer's feeder thread are late, not lost: while a child
+    is stopped the stall clock does not run (the watchdog decides), and only afterwards does
+    a real shortfall become an error."""
+    queue_cls = multiprocessing.queues.Queue
+    monkeypatch.setattr(queue_cls, "put", _queue_put_losing(queue_cls.put, False))
+    stopped_until = [0.0]
+    monkeypatch.setattr(Fan, "a_child_is_stopped", lambda self: time.monotonic() < stopped_until[0])
+    session = _session(Fan, _fan_case("queue", Fan), Placement(None, None))
+    session.start()
+    try:
+        assert session.run(2).n_messages == 2
+        stopped_until[0] = time.monotonic() + 2 * STALL_S
+        started = time.monotonic()
+        with pytest.raises(DeliveryError, match="lost"):
+            session.run(8)
+        assert time.monotonic() - started >= 2.5 * STALL_S  # stopped for 2, then the stall
+    finally:
+        session.close()
+    assert leftover_processes() == []
