@@ -132,3 +132,35 @@ def test_missing_peer_is_skipped_not_a_crash(run_sweep: Any, monkeypatch: Any, c
     listing = capsys.readouterr().out
     assert "faster_fifo" in listing and "[unavailable: faster-fifo is not installed" in listing
     assert "[unavailable: pyzmq is not installed" in listing
+
+
+def test_faster_fifo_takes_part_in_fan(run_sweep: Any) -> None:
+    """faster-fifo's queue is multi-producer multi-consumer: shared like multiprocessing.Queue."""
+    _require("faster_fifo")
+    rows = run_sweep(
+        transports="faster_fifo",
+        patterns="fan",
+        sizes="1K",
+        producers="1,3",
+        consumers="1,2",
+        start_methods="fork,spawn",
+        repeats=1,
+    )
+    assert [(r["start_method"], r["error"]) for r in rows if r["status"] != "ok"] == []
+    assert len({(r["start_method"], r["producers"], r["consumers"]) for r in rows}) == 8
+
+
+@pytest.mark.parametrize(("fault", "reason"), [("drop", "lost"), ("duplicate", "duplicated")])
+def test_faster_fifo_fan_delivery_faults_are_caught(tmp_path: Any, fault: str, reason: str) -> None:
+    _require("faster_fifo")
+    rows = run_with_fault(
+        tmp_path,
+        fault,
+        transports="faster_fifo",
+        patterns="fan",
+        sizes="1K",
+        producers="2",
+        consumers="2",
+    )
+    assert (rows[-1]["status"], reason in rows[-1]["error"]) == ("error", True), rows[-1]
+    assert leftover_processes() == []

@@ -118,7 +118,7 @@ class Fan(Session):
                 self.channel.child.send(None)  # type: ignore[union-attr]
             received = sum(reply[1] for reply in self.gather(self.consumer_controls))
             now = time.monotonic()
-            if received > best or self.a_child_is_stopped():
+            if received > best or self.a_child_is_stopped():  # untimed: rounds follow the batch
                 best, progress_at = received, now  # a stopped child hangs: the watchdog's
             if received >= sent or now - progress_at >= stall_s:
                 break
@@ -177,9 +177,12 @@ class TaskQueue(Fan):
                 return returned_ns[0]
             now = time.monotonic()
             current = _backlog(q)
-            if current != backlog or current is None or self.a_child_is_stopped():
+            if current != backlog or current is None:
                 backlog, changed_at = current, now  # progress, or no way to tell (macOS)
             elif now - changed_at >= STALL_S:
+                if self.a_child_is_stopped():  # looked at only here: join() is timed
+                    changed_at = now
+                    continue
                 _release_join(q, joiner)
                 self.join_stalled = True
                 return None

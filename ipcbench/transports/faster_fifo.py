@@ -73,30 +73,12 @@ class FifoEnd(Endpoint):
             except queue.Empty:
                 continue
 
-    def send_nowait(self, msg: Any) -> int:
-        retries = 0
-        put_nowait = self.out_q.put_nowait
-        while True:
-            try:
-                put_nowait(msg)
-                return retries
-            except queue.Full:
-                retries += 1
-
-    def recv_nowait(self) -> tuple[Any, int]:
-        retries = 0
-        get_nowait = self.in_q.get_nowait
-        while True:
-            try:
-                return get_nowait(), retries
-            except queue.Empty:
-                retries += 1
-
 
 class FasterFifoTransport(Transport):
     name = "faster_fifo"
     description = "peer: faster-fifo Queue (shared-memory ring buffer), put/get (pickled)"
-    patterns = ("pingpong", "stream")
+    patterns = ("pingpong", "stream", "fan")
+    fan_mode = "shared"  # one multi-producer multi-consumer queue, like multiprocessing.Queue
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
