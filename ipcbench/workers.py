@@ -192,8 +192,15 @@ class Worker:
             for _ in range(expect):
                 yield recv()
             return
-        by_conn = {ep.in_conn: ep for ep in self.eps}
         remaining = expect
+        if not hasattr(self.ep, "in_conn"):  # not a Connection: the endpoint multiplexes
+            ready_among = self.ep.ready_among
+            while remaining:
+                for ep in ready_among(self.eps):
+                    yield ep.recv()
+                    remaining -= 1
+            return
+        by_conn = {ep.in_conn: ep for ep in self.eps}
         while remaining:
             for conn in wait(list(by_conn)):
                 yield by_conn[conn].recv()

@@ -134,11 +134,14 @@ def test_missing_peer_is_skipped_not_a_crash(run_sweep: Any, monkeypatch: Any, c
     assert "[unavailable: pyzmq is not installed" in listing
 
 
-def test_faster_fifo_takes_part_in_fan(run_sweep: Any) -> None:
-    """faster-fifo's queue is multi-producer multi-consumer: shared like multiprocessing.Queue."""
-    _require("faster_fifo")
+@pytest.mark.parametrize("name", sorted(PEERS))
+def test_peer_takes_part_in_fan(run_sweep: Any, name: str) -> None:
+    """faster-fifo: one shared multi-producer multi-consumer queue; zmq_ipc: one PUSH/PULL
+    socket pair per producer x consumer, a consumer polling all of its sockets."""
+    _require(name)
+    dirs_before = _zmq_dirs()
     rows = run_sweep(
-        transports="faster_fifo",
+        transports=name,
         patterns="fan",
         sizes="1K",
         producers="1,3",
@@ -148,6 +151,7 @@ def test_faster_fifo_takes_part_in_fan(run_sweep: Any) -> None:
     )
     assert [(r["start_method"], r["error"]) for r in rows if r["status"] != "ok"] == []
     assert len({(r["start_method"], r["producers"], r["consumers"]) for r in rows}) == 8
+    assert _zmq_dirs() - dirs_before == set()
 
 
 @pytest.mark.parametrize(("fault", "reason"), [("drop", "lost"), ("duplicate", "duplicated")])

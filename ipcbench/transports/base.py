@@ -42,6 +42,11 @@ class Endpoint:
         """Receive without blocking, retrying while empty; returns (message, retries)."""
         raise NotImplementedError
 
+    def ready_among(self, eps: list[Any]) -> list[Any]:
+        """Of ``eps`` (this one among them), those with a message waiting; blocks until one
+        has. Only for endpoints without a Connection to wait on (``in_conn``)."""
+        raise NotImplementedError
+
     def abandon(self) -> None:
         """Prepare to close after a failure: don't wait to flush data nobody will read."""
 

@@ -55,6 +55,8 @@ class ZmqEnd(Endpoint):
         self._ctx: Any = None
         self._sock: Any = None
         self._recv: Any = None
+        self._poller: Any = None  # fan consumers: one poller over all their sockets
+        self._by_sock: dict[Any, ZmqEnd] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         return {
@@ -102,7 +104,22 @@ class ZmqEnd(Endpoint):
             self._open()
         return self._recv()
 
+    def ready_among(self, eps: list[ZmqEnd]) -> list[ZmqEnd]:
+        """The endpoints of ``eps`` with a frame waiting; blocks until one has (fan consumers
+        reading one socket per producer). The poller is built once, on the first call."""
+        if self._poller is None:
+            import zmq
+
+            self._poller = zmq.Poller()
+            for ep in eps:
+                if ep._sock is None:
+                    ep._open()
+                self._poller.register(ep._sock, zmq.POLLIN)
+                self._by_sock[ep._sock] = ep
+        return [self._by_sock[sock] for sock, _ in self._poller.poll()]
+
     def close(self) -> None:
+        self._poller, self._by_sock = None, {}
         if self._sock is not None:
             self._sock.close(linger=0)
             self._sock = None
@@ -116,7 +133,8 @@ class ZmqIpcTransport(Transport):
     name = "zmq_ipc"
     description = "peer: pyzmq over ipc:// (PAIR ping-pong, PUSH/PULL stream), bytes frames"
     wire = "bytes"
-    patterns = ("pingpong", "stream")
+    patterns = ("pingpong", "stream", "fan")
+    fan_mode = "pairs"  # one PUSH/PULL socket pair per producer x consumer, like pipes
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
