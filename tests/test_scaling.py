@@ -329,6 +329,38 @@ def test_close_join_flushes_what_was_put_on_an_unbounded_queue() -> None:
     assert leftover_processes() == []
 
 
+def test_close_join_interrupted_kills_its_flushing_child_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch cut short (the watchdog's SIGTERM raises mid-drain) leaves the child blocked
+    flushing into a queue nobody reads: waiting JOIN_TIMEOUT_S for it to stop let the runner
+    SIGKILL the driver before it unlinked its semaphores (spawn/forkserver leaked them)."""
+    import ipcbench.patterns.lifecycle as lifecycle
+    from ipcbench.patterns.base import JOIN_TIMEOUT_S
+
+    class Interrupted(Exception):
+        pass
+
+    class StopAfterOne(lifecycle.Verifier):
+        def message(self, msg: Any) -> None:
+            super().message(msg)
+            raise Interrupted
+
+    monkeypatch.setattr(lifecycle, "Verifier", StopAfterOne)
+    case = Case("queue", "lifecycle", 1024, start_method="fork", maxsize=0, op="close_join")
+    session = _session(Lifecycle, case, Placement(None, None))
+    session.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(Interrupted):
+            session.run(4096)  # 4 MiB pending: far more than a pipe holds
+        took_s = time.monotonic() - started
+    finally:
+        session.close(graceful=False)
+    assert took_s < JOIN_TIMEOUT_S / 2
+    assert leftover_processes() == []
+
+
 def test_rate_producer_lets_the_queue_feeder_thread_send(run_sweep: Any) -> None:
     """A busy-waiting producer that never released the GIL starved multiprocessing.Queue's
     feeder thread: at 2 000 msgs/s (a few % of what it can carry) p50 latency was ~20 ms."""

@@ -51,6 +51,7 @@ class Lifecycle(Session):
         channel = self.transport.open(self.ctx, self.case, duplex=False)
         self.children = Children(self.ctx)
         self.controls = []
+        finished = False
         try:
             control = self.start_child("put_close", channel.child)
             self.children.watch()
@@ -61,7 +62,8 @@ class Lifecycle(Session):
             for _ in range(n):
                 verifier.message(recv())
             _, t0_ns, t1_ns, _ = control.recv()
-        finally:
-            self.children.stop(graceful=True)
+            finished = True
+        finally:  # a child stuck flushing into a queue nobody reads is killed, not waited for
+            self.children.stop(graceful=finished)
         channel.close()
         return Measurement(n_messages=n, elapsed_ns=t1_ns - t0_ns)
