@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import pickle
+import signal
+import subprocess
 import sys
 import tempfile
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import leftover_processes, run_with_fault
+from conftest import FAST, leftover_processes, run_with_fault
 
 from ipcbench import cli, transports
 from ipcbench.params import Case
+from ipcbench.runner import Runner
+from ipcbench.sweep import build_settings
+from ipcbench.transports import faster_fifo as ff
 from ipcbench.transports.faster_fifo import buffer_bytes, message_bytes
 from ipcbench.transports.zmq_ipc import high_water_mark
 
@@ -27,6 +37,26 @@ def _require(name: str) -> None:
 
 def _zmq_dirs() -> set[str]:
     return {d for d in os.listdir(tempfile.gettempdir()) if d.startswith("ipcbench-zmq-")}
+
+
+@pytest.fixture
+def run_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """run_sweep(**options) -> rows; afterwards, no process left and no semaphore of ours in
+    /dev/shm. Ours = named with this test's prefix: other programs (other test runs on a
+    shared machine) create and remove /dev/shm entries meanwhile, and comparing the whole
+    folder before and after would count theirs. (faster-fifo's shared memory is
+    multiprocessing's heap: its files are unlinked as soon as they are created.)"""
+    marker = uuid.uuid4().hex[:10]
+    config = multiprocessing.current_process()._config  # type: ignore[attr-defined]
+    monkeypatch.setitem(config, "semprefix", f"/mpp{marker}")
+
+    def _run(**options: Any) -> list[dict[str, Any]]:
+        settings = build_settings({**FAST, "out": str(tmp_path / "results"), **options})
+        return Runner(settings).run().rows
+
+    yield _run
+    assert leftover_processes() == []
+    assert [n for n in os.listdir("/dev/shm") if marker in n] == []
 
 
 @pytest.mark.parametrize("name", sorted(PEERS))
@@ -168,3 +198,79 @@ def test_faster_fifo_fan_delivery_faults_are_caught(tmp_path: Any, fault: str, r
     )
     assert (rows[-1]["status"], reason in rows[-1]["error"]) == ("error", True), rows[-1]
     assert leftover_processes() == []
+
+
+# --- a worker killed while it holds faster-fifo's lock ----------------------------------------
+
+LOCK_AND_DIE = textwrap.dedent(
+    """
+    import ctypes, os, signal, sys, threading
+    from ipcbench.transports import faster_fifo as ff
+    q = ff.new_queue(ff.MIN_BUFFER_BYTES)
+    address = ctypes.addressof(q.queue_obj_buffer) + ff.MUTEX_OFFSET
+    libc = ctypes.CDLL(None)
+    pid = os.fork()
+    if pid == 0:  # takes the queue's lock, as inside a put or get, and is killed holding it
+        libc.pthread_mutex_lock(ctypes.c_void_p(address))
+        os.kill(os.getpid(), signal.SIGKILL)
+    os.waitpid(pid, 0)
+    end = ff.FifoEnd(q, q)
+    end.send((1, b"after the death"))  # blocked forever in pthread_mutex_lock before the fix
+    print(end.recv())
+    """
+)
+
+
+def test_faster_fifo_lock_held_by_a_dead_process_does_not_block_the_others() -> None:
+    _require("faster_fifo")
+    out = subprocess.run(
+        [sys.executable, "-c", LOCK_AND_DIE], capture_output=True, text=True, timeout=30
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "(1, b'after the death')"
+
+
+def test_faster_fifo_queue_lock_is_made_robust() -> None:
+    _require("faster_fifo")
+    import struct
+
+    import faster_fifo
+
+    plain = faster_fifo.Queue(max_size_bytes=ff.MIN_BUFFER_BYTES)
+    assert ff._mutex_address(plain) is not None, "faster-fifo's layout changed: see the module"
+    q = ff.new_queue(ff.MIN_BUFFER_BYTES)
+    (kind,) = struct.unpack_from("i", bytes(q.queue_obj_buffer), ff.MUTEX_KIND_OFFSET)
+    assert kind == ff.PSHARED_KIND | ff.ROBUST_KIND
+    q.put(("x", 1), True, 1.0)
+    assert q.get(True, 1.0) == ("x", 1)
+    assert ff.make_lock_robust(object()) is False  # not a faster-fifo queue: left alone
+
+
+def test_faster_fifo_worker_killed_holding_the_lock_is_a_crash(
+    run_sweep: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The echo worker takes the lock of the queue the driver reads and is killed holding it
+    (what SIGKILL from outside does at an unlucky moment): a crash naming the signal, not a
+    watchdog timeout (the driver was blocked in C before the lock was made robust)."""
+    _require("faster_fifo")
+    import ctypes
+
+    real_send = ff.FifoEnd.send
+
+    def send(self: ff.FifoEnd, msg: Any) -> None:
+        if multiprocessing.current_process().name.startswith("ipcbench-echo"):
+            address = ctypes.addressof(self.out_q.queue_obj_buffer) + ff.MUTEX_OFFSET
+            ctypes.CDLL(None).pthread_mutex_lock(ctypes.c_void_p(address))
+            os.kill(os.getpid(), signal.SIGKILL)
+        real_send(self, msg)
+
+    monkeypatch.setattr(ff.FifoEnd, "send", send)  # the fork start method: workers inherit it
+    rows = run_sweep(
+        transports="faster_fifo",
+        patterns="pingpong",
+        sizes="64",
+        start_methods="fork",
+        repeats=1,
+        timeout=20,
+    )
+    assert [(r["status"], "killed by signal 9" in r["error"]) for r in rows] == [("crash", True)]
