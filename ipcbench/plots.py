@@ -104,12 +104,13 @@ def transport_order(names: Iterable[str]) -> list[str]:
 
 
 def median_ci(values: Iterable[float]) -> tuple[float, float, float]:
-    """(median, lo, hi): the median and its 95% percentile-bootstrap CI (seeded)."""
+    """(median, lo, hi): the median and its exact order-statistic interval
+    (``stats.median_interval``: ~95 %, or the min-max range with fewer than 6 values)."""
     finite = [float(v) for v in values if np.isfinite(v)]
     if not finite:
         return (float("nan"),) * 3
-    lo, hi = stats.bootstrap_ci_median(finite)
-    return stats.median(finite), lo, hi
+    interval = stats.median_interval(finite)
+    return stats.median(finite), interval.lo, interval.hi
 
 
 def summarize(df: pd.DataFrame, by: Sequence[str], value: str) -> pd.DataFrame:
@@ -555,7 +556,7 @@ def _tail_x(q: float) -> float:
 
 def tail_percentiles_us(lat_ns: np.ndarray) -> dict[float, float]:
     """Percentiles (us) of pooled samples, only as deep into the tail as their number supports."""
-    qs = [q for q in QUANTILES if lat_ns.size >= _tail_x(q)]
+    qs = [q for q in QUANTILES if stats.percentile_supported(lat_ns.size, q)]
     pooled = stats.pooled_percentiles([lat_ns.tolist()], qs)
     return {q: v / 1000.0 for q, v in pooled.items()}
 
@@ -928,7 +929,7 @@ def _metric_label(metric: str) -> str:
 # 8. Cross-CPU comparison
 #
 # Input: ``compare.compare(frames).cases`` (one row per case and set B compared with set A:
-# PARAM_COLUMNS, a_set, b_set, time_ratio (> 1: B slower), ci95_lo, ci95_hi, significant) and,
+# PARAM_COLUMNS, a_set, b_set, time_ratio (> 1: B slower), ci_lo, ci_hi, significant) and,
 # for the shape panel, the same from ``compare(frames, normalize=BASELINE)``.
 
 COMPARE_NEEDS: tuple[str, ...] = (
@@ -938,8 +939,8 @@ COMPARE_NEEDS: tuple[str, ...] = (
     "a_set",
     "b_set",
     "time_ratio",
-    "ci95_lo",
-    "ci95_hi",
+    "ci_lo",
+    "ci_hi",
     "significant",
 )
 MACHINE_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
@@ -985,7 +986,7 @@ def _ratio_bars(ax: Axes, rows: pd.DataFrame, machines: Sequence[str]) -> None:
 
 
 def _ratio_bar(ax: Axes, x: float, width: float, row: pd.Series, i: int, transport: str) -> None:
-    ratio, lo, hi = (float(row[c]) for c in ("time_ratio", "ci95_lo", "ci95_hi"))
+    ratio, lo, hi = (float(row[c]) for c in ("time_ratio", "ci_lo", "ci_hi"))
     finite = bool(np.isfinite([lo, hi]).all())
     err = [[max(ratio - lo, 0.0)], [max(hi - ratio, 0.0)]] if finite else None
     significant = bool(row["significant"])
@@ -1067,7 +1068,7 @@ def _comparison_legend(
         Patch(color=MACHINE_COLORS[i % len(MACHINE_COLORS)], label=f"B = {m}")
         for i, m in enumerate(machines)
     ]
-    handles.append(Patch(color="#888888", alpha=0.45, label="not significant (p \u2265 0.05)"))
+    handles.append(Patch(color="#888888", alpha=0.45, label="tie (FDR q \u2265 0.05 or under 5 %)"))
     handles += [
         Line2D(
             [],

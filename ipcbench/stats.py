@@ -6,8 +6,23 @@ Definitions used everywhere in ipcbench (plots, summaries, comparisons):
   numpy's default ``method="linear"``); latency percentiles are computed from the pooled
   per-message samples of all repeats, never by averaging per-repeat percentiles;
 * ``stdev`` is the sample standard deviation (n - 1); CV = stdev / mean;
-* confidence intervals are percentile bootstraps with a fixed seed, so the same data always
-  gives the same interval;
+* the interval of a median is the exact distribution-free order-statistic interval
+  ``[x(k), x(n+1-k)]`` (``median_interval``): its real confidence level ``1 - 2 P(Bin(n, 1/2) < k)``
+  is stated next to it, and where even ``[min, max]`` falls short of 95 % (n <= 5) it is called a
+  *range* and given with its real level (n = 5: 93.75 %, n = 3: 75 %). A percentile bootstrap
+  (``bootstrap_ci_median``, kept for callers) is [min, max] at n = 3 or 5 while claiming 95 %;
+* the interval of a ratio of medians between two sets is the Hodges-Lehmann interval of the log
+  ratio (``ratio_interval``): order statistics of the m*n pairwise log ratios, cut where the
+  exact Mann-Whitney null distribution puts 2.5 % in each tail (normal approximation above
+  ``EXACT_MAX_N`` values), again with its real level. Its coverage is exact when the two sets
+  differ by a factor (a shift of log values), the model a time ratio assumes;
+* a percentile q > 50 of n samples is reported only when at least ``MIN_TAIL_SAMPLES`` (10)
+  samples are expected beyond it: n * (1 - q/100) >= 10, i.e. p90 needs 100 samples, p99 1000,
+  p99.9 10000 (``percentile_supported``). Below that the estimate is one of the few largest
+  samples, not a percentile. The median (and lower percentiles) need only one sample;
+* many comparisons at once are corrected with Benjamini-Hochberg (``benjamini_hochberg``: q-values
+  that control the false discovery rate), and a difference is called only when it is also at
+  least ``MIN_EFFECT`` (5 %) large and its interval excludes 1 (``decide``);
 * significance is a two-sided Mann-Whitney U test (see ``mann_whitney_u``): exact permutation
   p-value for up to 40 values in all (ties handled with mid-ranks), normal approximation with
   tie and continuity correction above that. With 3 repeats each the smallest possible p is
@@ -38,6 +53,10 @@ MIN_OK_REPEATS = 5
 MIN_ELAPSED_S = 1e-3
 EXACT_MAX_N = 40  # exact Mann-Whitney p-values up to this many values in all
 DEFAULT_RESAMPLES = 2000
+CONFIDENCE = 0.95
+MIN_TAIL_SAMPLES = 10  # samples expected beyond a percentile before it is reported
+MIN_EFFECT = 0.05  # smallest time ratio change (5 %) called faster or slower
+ALPHA = 0.05  # false discovery rate for the q-values
 
 
 def primary_metric(pattern: str, available: Iterable[str] | None = None) -> tuple[str, bool]:
@@ -95,21 +114,48 @@ def percentile(values: Sequence[float], q: float) -> float:
     return float(ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo))
 
 
+def min_samples_for_percentile(q: float, min_tail: int = MIN_TAIL_SAMPLES) -> int:
+    """Fewest samples that support percentile ``q`` in [0, 100]: ``min_tail / (1 - q/100)``
+    rounded up for q > 50 (p90: 100, p99: 1000, p99.9: 10000), 1 for the median and below.
+    p100 (the maximum) is never supported when ``min_tail`` > 0: ValueError."""
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile q must be in [0, 100], got {q}")
+    if q <= 50 or min_tail <= 0:
+        return 1
+    if q == 100:
+        raise ValueError("no sample count supports p100 as an estimate (it is the maximum)")
+    return max(1, math.ceil(round(min_tail * 100 / (100 - q), 6)))  # round: 99.9 is inexact
+
+
+def percentile_supported(n_samples: int, q: float, min_tail: int = MIN_TAIL_SAMPLES) -> bool:
+    """True when ``n_samples`` are enough to report percentile ``q``: at least ``min_tail``
+    samples expected beyond it (see ``min_samples_for_percentile``)."""
+    if q == 100 and min_tail > 0:
+        return False
+    return n_samples >= min_samples_for_percentile(q, min_tail)
+
+
 def pooled_percentiles(
-    samples_per_repeat: Iterable[Sequence[float]], qs: Sequence[float]
+    samples_per_repeat: Iterable[Sequence[float]],
+    qs: Sequence[float],
+    *,
+    min_tail: int = MIN_TAIL_SAMPLES,
 ) -> dict[float, float]:
     """Percentiles of all repeats' samples pooled together (same definition as ``percentile``).
 
-    Returns ``{q: value}``; empty dict if there are no samples.
+    Returns ``{q: value}`` for the percentiles the pooled sample count supports
+    (``percentile_supported``; pass ``min_tail=0`` for every q); empty dict if there are no
+    samples.
     """
     import numpy as np
 
     arrays = [np.asarray(s, dtype=np.float64) for s in samples_per_repeat]
     pooled = np.concatenate(arrays) if arrays else np.empty(0)
-    if pooled.size == 0:
+    kept = [q for q in qs if percentile_supported(pooled.size, q, min_tail)]
+    if pooled.size == 0 or not kept:
         return {}
-    values = np.percentile(pooled, list(qs), method="linear")
-    return {q: float(v) for q, v in zip(qs, values, strict=True)}
+    values = np.percentile(pooled, kept, method="linear")
+    return {q: float(v) for q, v in zip(kept, values, strict=True)}
 
 
 # --- bootstrap --------------------------------------------------------------------------------
@@ -172,6 +218,169 @@ def bootstrap_ci_ratio(
     for group in denominators:
         ratio = ratio / _resampled_medians(group, n_resamples, rng)
     return _interval(ratio, confidence)
+
+
+# --- exact distribution-free intervals ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Interval:
+    """An interval with its real confidence level (a probability in [0, 1]).
+
+    ``is_range`` is True when no interval of the method reaches the requested confidence with
+    this many values: ``lo``..``hi`` is then the widest one available (for a median: the data's
+    min..max), to be shown as a *range* with ``level``, not as a confidence interval.
+    """
+
+    lo: float
+    hi: float
+    level: float
+    is_range: bool
+
+
+NAN_INTERVAL = Interval(math.nan, math.nan, math.nan, True)
+
+
+def median_interval_level(n: int, k: int) -> float:
+    """Coverage of ``[x(k), x(n+1-k)]`` for the median of n values from any continuous
+    distribution: ``1 - 2 * P(Binomial(n, 1/2) <= k - 1)``. (With ties it is at least this.)"""
+    if not 1 <= k <= (n + 1) // 2:
+        raise ValueError(f"order statistic k={k} out of range for n={n}")
+    tail = sum(math.comb(n, i) for i in range(k)) / 2**n
+    return max(0.0, 1 - 2 * tail)
+
+
+def median_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> Interval:
+    """Exact order-statistic interval of the median: ``[x(k), x(n+1-k)]`` with the largest k
+    (the narrowest symmetric pair) whose level reaches ``confidence``; when even k = 1 falls
+    short (n <= 5 at 95 %), the data's range [min, max] with its real level and ``is_range``.
+
+    n = 5: [x(1), x(5)] at 93.75 % (a range); n = 6: [x(1), x(6)] at 96.9 %; n = 9:
+    [x(2), x(8)] at 96.1 %; n = 10: [x(2), x(9)] at 97.9 %.
+    """
+    ordered = sorted(float(v) for v in values)
+    n = len(ordered)
+    if n == 0:
+        raise ValueError("interval of an empty sequence")
+    k = 1
+    while k + 1 <= (n + 1) // 2 and median_interval_level(n, k + 1) >= confidence:
+        k += 1
+    level = median_interval_level(n, k)
+    return Interval(ordered[k - 1], ordered[n - k], level, level < confidence)
+
+
+def _u_null_counts(m: int, n: int) -> list[int]:
+    """How many of the C(m+n, m) orderings of m x's and n y's (no ties) give U = 0 .. m*n.
+
+    Recursion on the largest value (Mann & Whitney 1947): if it is an x it beats all n y's,
+    so ``f(m, n)[u] = f(m-1, n)[u-n] + f(m, n-1)[u]``.
+    """
+    f: list[list[list[int]]] = [[[1] for _ in range(n + 1)] for _ in range(m + 1)]
+    for i in range(1, m + 1):
+        for j in range(1, n + 1):
+            row = [0] * (i * j + 1)
+            for u, c in enumerate(f[i][j - 1]):
+                row[u] += c
+            for u, c in enumerate(f[i - 1][j]):
+                row[u + j] += c
+            f[i][j] = row
+    return f[m][n]
+
+
+def _ratio_cut(m: int, n: int, confidence: float) -> tuple[int, float]:
+    """Largest k with level ``1 - 2 P(U <= k - 1)`` >= confidence (k >= 1) and that level."""
+    total_pairs = m * n
+    if m + n <= EXACT_MAX_N:
+        counts = _u_null_counts(m, n)
+        total = sum(counts)
+        cdf, acc = [], 0
+        for c in counts:
+            acc += c
+            cdf.append(acc / total)
+
+        def level(k: int) -> float:
+            return max(0.0, 1 - 2 * cdf[k - 1])
+    else:
+        sd = math.sqrt(m * n * (m + n + 1) / 12)
+
+        def level(k: int) -> float:  # P(U <= k - 1) with continuity correction
+            z = (k - 0.5 - total_pairs / 2) / sd
+            return max(0.0, 1 - math.erfc(-z / math.sqrt(2)))
+
+    k = 1
+    while k + 1 <= (total_pairs + 1) // 2 and level(k + 1) >= confidence:
+        k += 1
+    return k, level(k)
+
+
+def ratio_interval(
+    numerator: Sequence[float], denominator: Sequence[float], confidence: float = CONFIDENCE
+) -> Interval:
+    """Interval of the ratio ``numerator / denominator`` between two sets of positive values
+    (Hodges-Lehmann on log values): the m*n pairwise ratios ``num_j / den_i``, sorted, cut at
+    the k-th smallest and k-th largest, where k comes from the exact null distribution of the
+    Mann-Whitney U (normal approximation above ``EXACT_MAX_N`` values). The level is exact when
+    one set is the other times a factor (plus noise of the same shape); ``is_range`` when even
+    [smallest, largest] ratio falls short of ``confidence`` (3 + 3 values: 90 %).
+    """
+    if not numerator or not denominator:
+        raise ValueError("ratio interval needs two non-empty samples")
+    if any(v <= 0 for v in (*numerator, *denominator)):
+        return NAN_INTERVAL
+    ratios = sorted(b / a for b in numerator for a in denominator)
+    k, level = _ratio_cut(len(denominator), len(numerator), confidence)
+    return Interval(ratios[k - 1], ratios[len(ratios) - k], level, level < confidence)
+
+
+def paired_quotients(values: Sequence[float], baseline: Sequence[float]) -> list[float]:
+    """``values[i] / baseline[i]`` for i < min(len): each repeat divided by the baseline repeat
+    of the same index (same run, same round), so the quotients carry both sides' noise and stay
+    independent of each other. Dividing by one baseline median instead would hide the
+    baseline's noise. Pairs with a zero baseline are left out."""
+    return [v / b for v, b in zip(values, baseline, strict=False) if b != 0]
+
+
+# --- many comparisons ---------------------------------------------------------------------------
+
+
+def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values (q-values), in the input order.
+
+    With m p-values sorted ascending, ``q(i) = min over j >= i of m * p(j) / j``, capped at 1;
+    calling every q < alpha a discovery keeps the expected share of false discoveries <= alpha.
+    NaN p-values stay NaN and do not count in m.
+    """
+    present = [(p, i) for i, p in enumerate(p_values) if not math.isnan(p)]
+    out = [math.nan] * len(p_values)
+    m = len(present)
+    running = 1.0
+    for rank, (p, i) in reversed(list(enumerate(sorted(present), start=1))):
+        running = min(running, m * p / rank)
+        out[i] = min(1.0, running)
+    return out
+
+
+def decide(
+    q_value: float,
+    ratio: float,
+    ratio_ci: tuple[float, float],
+    min_effect: float = MIN_EFFECT,
+    alpha: float = ALPHA,
+) -> str:
+    """``"slower"``, ``"faster"`` or ``"tie"`` for a time ratio (> 1: slower).
+
+    A difference is called only if all hold: the (FDR-adjusted) ``q_value`` < ``alpha``, the
+    interval ``ratio_ci`` excludes 1, and the ratio is at least ``1 + min_effect`` (slower) or
+    at most ``1 / (1 + min_effect)`` (faster). Anything missing (NaN) is a tie.
+    """
+    lo, hi = ratio_ci
+    if any(math.isnan(x) for x in (q_value, ratio, lo, hi)) or q_value >= alpha:
+        return "tie"
+    if ratio >= 1 + min_effect and lo > 1:
+        return "slower"
+    if ratio <= 1 / (1 + min_effect) and hi < 1:
+        return "faster"
+    return "tie"
 
 
 # --- significance -----------------------------------------------------------------------------
@@ -414,24 +623,32 @@ def summarize_case(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Headline figures of one case: its parameters, the primary metric's median over ok repeats
-    with a bootstrap 95% CI and CV, pooled latency percentiles (from the ok repeats' raw
-    samples, when given), repeat counts and stability problems."""
+    with its exact order-statistic interval (``median_interval``: ``ci_lo``, ``ci_hi``, the real
+    ``ci_level`` and ``ci_is_range``) and CV, pooled latency percentiles (from the ok repeats'
+    raw samples, when given; NaN where too few samples support them, see
+    ``percentile_supported``), repeat counts and stability problems. ``seed`` is unused (the
+    interval is exact) and kept for callers."""
+    del seed
     good = ok_rows(rows)
     column, higher_is_better = rows_metric(rows)
     values = metric_values(good, column)
-    lo, hi = bootstrap_ci_median(values, seed=seed) if values else (math.nan, math.nan)
-    pooled = pooled_percentiles(latency_samples_ns or [], (50, 99))
+    interval = median_interval(values) if values else NAN_INTERVAL
+    samples = latency_samples_ns or []
+    pooled = pooled_percentiles(samples, (50, 99))
     n_skipped = sum(str(r.get("status", "")).strip() == "skipped" for r in rows)
     return {
         **{col: rows[0].get(col) for col in PARAM_COLUMNS},
         "metric": column,
         "higher_is_better": higher_is_better,
         "median": median(values) if values else math.nan,
-        "ci95_lo": lo,
-        "ci95_hi": hi,
+        "ci_lo": interval.lo,
+        "ci_hi": interval.hi,
+        "ci_level": interval.level,
+        "ci_is_range": interval.is_range,
         "cv_pct": cv(values) * 100 if values else math.nan,
         "lat_p50_us": pooled.get(50, math.nan) / 1e3,
         "lat_p99_us": pooled.get(99, math.nan) / 1e3,
+        "n_samples": sum(len(s) for s in samples),
         "n_ok": len(good),
         "n_failed": len(rows) - len(good) - n_skipped,
         "n_skipped": n_skipped,

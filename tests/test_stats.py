@@ -46,15 +46,17 @@ def test_percentile_linear_interpolation_by_hand() -> None:
 def test_pooled_percentiles_pool_samples_instead_of_averaging() -> None:
     # pooled: [1,2,3,4,5,100 x5]; p50 position 4.5 -> 5 + 0.5*95 = 52.5
     # (the average of the per-repeat medians would be (3 + 100) / 2 = 51.5)
-    result = stats.pooled_percentiles([[1, 2, 3, 4, 5], [100] * 5], (50, 90))
+    result = stats.pooled_percentiles([[1, 2, 3, 4, 5], [100] * 5], (50, 90), min_tail=0)
     assert result[50] == pytest.approx(52.5)
     assert result[90] == pytest.approx(100.0)
     assert stats.pooled_percentiles([], (50,)) == {}
+    # with the default rule 10 samples support the median only (p90 needs 100)
+    assert stats.pooled_percentiles([[1, 2, 3, 4, 5], [100] * 5], (50, 90)) == {50: 52.5}
 
 
 @given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=30), st.floats(0, 100))
 def test_pooled_and_plain_percentile_agree(values: list[float], q: float) -> None:
-    pooled = stats.pooled_percentiles([values[:3], values[3:]], (q,))[q]
+    pooled = stats.pooled_percentiles([values[:3], values[3:]], (q,), min_tail=0)[q]
     assert pooled == pytest.approx(stats.percentile(values, q), rel=1e-9, abs=1e-6)
     assert min(values) <= stats.percentile(values, q) <= max(values)
 
@@ -95,6 +97,181 @@ def test_bootstrap_ratio_of_medians() -> None:
 def test_bootstrap_ci_within_data_range(values: list[float], seed: int) -> None:
     lo, hi = stats.bootstrap_ci_median(values, seed=seed, n_resamples=200)
     assert min(values) <= lo <= hi <= max(values)
+
+
+# --- percentiles need enough samples ------------------------------------------------------------
+
+
+def test_min_samples_for_percentile_by_hand() -> None:
+    # 10 samples expected beyond q: n >= 10 / (1 - q/100)
+    assert stats.min_samples_for_percentile(90) == 100
+    assert stats.min_samples_for_percentile(95) == 200
+    assert stats.min_samples_for_percentile(99) == 1000
+    assert stats.min_samples_for_percentile(99.9) == 10_000  # not 10001 (99.9 is inexact)
+    assert stats.min_samples_for_percentile(50) == 1
+    assert stats.min_samples_for_percentile(99, min_tail=1) == 100
+    with pytest.raises(ValueError):
+        stats.min_samples_for_percentile(100)
+    with pytest.raises(ValueError):
+        stats.min_samples_for_percentile(101)
+
+
+def test_percentile_supported_by_hand() -> None:
+    # the case: 294 samples are far from the 10000 a p99.9 needs (and the 1000 of p99)
+    assert not stats.percentile_supported(294, 99.9)
+    assert not stats.percentile_supported(294, 99)
+    assert stats.percentile_supported(294, 90)
+    assert not stats.percentile_supported(9_999, 99.9)
+    assert stats.percentile_supported(10_000, 99.9)
+    assert stats.percentile_supported(1, 50)
+    assert not stats.percentile_supported(0, 50)
+    assert not stats.percentile_supported(10**9, 100)
+
+
+# --- exact median interval --------------------------------------------------------------------
+
+
+def test_median_interval_level_by_hand() -> None:
+    # 1 - 2 * P(Bin(n, 1/2) <= k - 1)
+    assert stats.median_interval_level(5, 1) == pytest.approx(1 - 2 / 32)  # 0.9375
+    assert stats.median_interval_level(3, 1) == pytest.approx(0.75)
+    assert stats.median_interval_level(9, 2) == pytest.approx(1 - 2 * (1 + 9) / 512)  # 0.9609
+    assert stats.median_interval_level(10, 3) == pytest.approx(1 - 2 * (1 + 10 + 45) / 1024)
+    with pytest.raises(ValueError):
+        stats.median_interval_level(5, 4)
+
+
+def test_median_interval_picks_narrowest_pair_reaching_95() -> None:
+    data = [7.0, 1.0, 9.0, 3.0, 5.0, 2.0, 8.0, 4.0, 6.0, 10.0]  # sorted 1..10
+    # n = 10: k = 3 has 89.1 % < 95 %, k = 2 has 1 - 2*11/1024 = 97.85 % -> [x(2), x(9)]
+    assert stats.median_interval(data) == stats.Interval(2.0, 9.0, 1 - 22 / 1024, False)
+    # n = 9: [x(2), x(8)] at 96.09 %
+    assert stats.median_interval(data[:9]) == stats.Interval(2.0, 8.0, 1 - 20 / 512, False)
+    # n = 6: [min, max] already reaches 95 % (96.875 %): a real interval, not a range
+    six = stats.median_interval([3.0, 1.0, 2.0, 6.0, 5.0, 4.0])
+    assert six == stats.Interval(1.0, 6.0, 1 - 2 / 64, False)
+
+
+def test_median_interval_too_few_values_is_a_range_with_its_level() -> None:
+    assert stats.median_interval([3.0, 1.0, 2.0, 5.0, 4.0]) == stats.Interval(1, 5, 0.9375, True)
+    assert stats.median_interval([2.0, 1.0, 3.0]) == stats.Interval(1.0, 3.0, 0.75, True)
+    assert stats.median_interval([4.0]) == stats.Interval(4.0, 4.0, 0.0, True)
+    assert stats.median_interval([5.0] * 8) == stats.Interval(5.0, 5.0, 1 - 2 / 256, False)
+    with pytest.raises(ValueError):
+        stats.median_interval([])
+
+
+def test_median_interval_coverage_by_simulation() -> None:
+    # lognormal data (skewed like timings): the interval covers the true median at least as often
+    # as its stated level, and >= 93 % wherever 95 % is aimed at
+    np = pytest.importorskip("numpy")
+    rng = np.random.default_rng(12)
+    for n in (3, 5, 7, 10):
+        draws = rng.lognormal(mean=0.0, sigma=0.5, size=(4000, n))  # true median exp(0) = 1
+        intervals = [stats.median_interval(row) for row in draws.tolist()]
+        covered = np.mean([iv.lo <= 1.0 <= iv.hi for iv in intervals])
+        level = intervals[0].level
+        assert abs(covered - level) < 0.02, (n, covered, level)
+        if n >= 5:
+            assert covered >= 0.93, (n, covered)
+    # the percentile bootstrap claims 95 % at n = 3 but is [min, max]: 75 % coverage
+    assert stats.bootstrap_ci_median([2.0, 1.0, 3.0]) == (1.0, 3.0)
+
+
+# --- ratio interval (Hodges-Lehmann on log ratios) ---------------------------------------------
+
+
+def test_u_null_counts_by_hand() -> None:
+    # 3 + 3: the 20 orderings per U are the coefficients of the Gaussian binomial [6 over 3]
+    assert stats._u_null_counts(3, 3) == [1, 1, 2, 3, 3, 3, 3, 2, 1, 1]
+    assert stats._u_null_counts(2, 1) == [1, 1, 1]
+    assert sum(stats._u_null_counts(5, 5)) == 252
+
+
+def test_ratio_interval_by_hand() -> None:
+    # ratios num/den of [2, 4] / [1, 2]: 2, 1, 4, 2 -> sorted 1, 2, 2, 4; 2 + 2 values:
+    # P(U <= 0) = 1/6, so even [min, max] has only 1 - 2/6 = 66.7 %: a range
+    assert stats.ratio_interval([2.0, 4.0], [1.0, 2.0]) == stats.Interval(
+        1.0, 4.0, pytest.approx(2 / 3), True
+    )
+    # 5 + 5: P(U <= 2) = 4/252, P(U <= 3) = 7/252 -> k = 3, level 1 - 8/252 = 96.83 %
+    num = [10.0, 11.0, 12.0, 13.0, 14.0]
+    den = [1.0, 2.0, 3.0, 4.0, 5.0]
+    interval = stats.ratio_interval(num, den)
+    ratios = sorted(b / a for b in num for a in den)
+    assert interval == stats.Interval(ratios[2], ratios[22], pytest.approx(1 - 8 / 252), False)
+    # 3 + 3: at best [min, max] at 1 - 2/20 = 90 %
+    three = stats.ratio_interval([2.0, 2.0, 2.0], [1.0, 1.0, 1.0])
+    assert three == stats.Interval(2.0, 2.0, pytest.approx(0.9), True)
+    assert math.isnan(stats.ratio_interval([1.0], [0.0]).lo)
+
+
+def test_ratio_interval_normal_approximation_above_exact_limit() -> None:
+    # 30 + 30 values: k from the normal approximation, level close to (and above) 95 %
+    k, level = stats._ratio_cut(30, 30, 0.95)
+    assert 0.95 <= level < 0.96
+    # sd = sqrt(900 * 61 / 12) = 67.64; k - 0.5 = 450 - 1.96 * 67.64 -> k ~ 318
+    assert abs(k - 318) <= 1
+
+
+def test_ratio_interval_coverage_by_simulation() -> None:
+    # B = A x 1.3 with lognormal noise: the interval covers 1.3 >= 93 % of the time
+    np = pytest.importorskip("numpy")
+    rng = np.random.default_rng(5)
+    for n in (5, 7):
+        a = rng.lognormal(0.0, 0.3, size=(2000, n))
+        b = 1.3 * rng.lognormal(0.0, 0.3, size=(2000, n))
+        hits = [
+            (iv := stats.ratio_interval(bb, aa)).lo <= 1.3 <= iv.hi
+            for aa, bb in zip(a.tolist(), b.tolist(), strict=True)
+        ]
+        assert np.mean(hits) >= 0.93, (n, np.mean(hits))
+
+
+def test_paired_quotients() -> None:
+    assert stats.paired_quotients([10.0, 20.0, 30.0], [2.0, 4.0]) == [5.0, 5.0]
+    assert stats.paired_quotients([10.0, 20.0], [0.0, 4.0]) == [5.0]
+
+
+# --- many comparisons ---------------------------------------------------------------------------
+
+
+def test_benjamini_hochberg_by_hand() -> None:
+    # sorted p: .005 .01 .03 .04, m = 4: m*p/rank = .02 .02 .04 .04 (monotone already)
+    assert stats.benjamini_hochberg([0.01, 0.04, 0.03, 0.005]) == pytest.approx(
+        [0.02, 0.04, 0.04, 0.02]
+    )
+    # step-up: .01*3/1 = .03, .04*3/2 = .06, .045*3/3 = .045 -> running min from the top:
+    # .045, min(.06, .045) = .045, min(.03, .045) = .03
+    assert stats.benjamini_hochberg([0.04, 0.01, 0.045]) == pytest.approx([0.045, 0.03, 0.045])
+    # capped at 1; NaN stays NaN and does not count in m (m = 2 here)
+    result = stats.benjamini_hochberg([0.8, math.nan, 0.9])
+    assert result[0] == pytest.approx(0.9) and result[2] == pytest.approx(0.9)
+    assert math.isnan(result[1])
+    assert stats.benjamini_hochberg([0.6, 0.7]) == pytest.approx([0.7, 0.7])
+    assert stats.benjamini_hochberg([]) == []
+
+
+def test_benjamini_hochberg_keeps_five_repeat_differences() -> None:
+    # 5 repeats each: the smallest exact p is 2/252 = 0.0079; 20 real differences stay below
+    # 0.05 after BH (Holm would multiply the first by 20 -> 0.16 and call none)
+    q = stats.benjamini_hochberg([2 / 252] * 20)
+    assert max(q) == pytest.approx(2 / 252)
+
+
+def test_decide_by_hand() -> None:
+    assert stats.decide(0.01, 2.0, (1.8, 2.2)) == "slower"
+    assert stats.decide(0.01, 0.5, (0.45, 0.55)) == "faster"
+    assert stats.decide(0.06, 2.0, (1.8, 2.2)) == "tie"  # q too large
+    assert stats.decide(0.01, 1.04, (1.01, 1.07)) == "tie"  # under the 5 % minimum effect
+    assert stats.decide(0.01, 1.04, (1.01, 1.07), min_effect=0.03) == "slower"
+    assert stats.decide(0.01, 0.96, (0.93, 0.99), min_effect=0.03) == "faster"
+    # 1 / 1.05 = 0.952: 0.953 is under a 5 % change, 0.95 is not
+    assert stats.decide(0.01, 0.953, (0.9, 0.99)) == "tie"
+    assert stats.decide(0.01, 0.95, (0.9, 0.99)) == "faster"
+    assert stats.decide(0.01, 1.2, (0.9, 1.5)) == "tie"  # interval holds 1
+    assert stats.decide(math.nan, 2.0, (1.8, 2.2)) == "tie"
+    assert stats.decide(0.01, 2.0, (math.nan, math.nan)) == "tie"
 
 
 # --- Mann-Whitney U ----------------------------------------------------------------------------
@@ -257,8 +434,23 @@ def test_summarize_case_pools_samples() -> None:
     assert summary["n_ok"] == 6
     assert summary["n_failed"] == 1
     assert summary["lat_p50_us"] == pytest.approx(5.5)  # samples 1..10 us
-    assert summary["lat_p99_us"] == pytest.approx(10.0)  # 60 samples: pos 58.41 -> 10
-    assert summary["ci95_lo"] <= summary["median"] <= summary["ci95_hi"]
+    assert math.isnan(summary["lat_p99_us"])  # 60 samples: p99 needs 1000
+    assert summary["n_samples"] == 60
+    # 6 repeats: [x(1), x(6)] = [0.97, 1.02] x 20 at 1 - 2/64 = 96.875 %
+    assert (summary["ci_lo"], summary["ci_hi"]) == pytest.approx((19.4, 20.4))
+    assert summary["ci_level"] == pytest.approx(0.96875)
+    assert not summary["ci_is_range"]
+
+
+def test_summarize_case_p99_from_enough_samples() -> None:
+    rows = case_rows(params(), 20.0, spread=(1.0,) * 5)
+    # 5 x 200 = 1000 samples 1..1000 us: p99 at position 999 * 0.99 = 989.01 -> 990.01 us
+    samples = [[1000.0 * (200 * r + k) for k in range(1, 201)] for r in range(5)]
+    summary = stats.summarize_case(rows, samples)
+    assert summary["lat_p99_us"] == pytest.approx(990.01)
+    # 5 repeats: only the range [min, max] at 1 - 2/32 = 93.75 %
+    assert summary["ci_level"] == pytest.approx(0.9375)
+    assert summary["ci_is_range"]
 
 
 def test_summarize_case_all_failed_keeps_the_latency_metric() -> None:
