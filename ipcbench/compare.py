@@ -5,15 +5,29 @@ every set X after the first (A) we report the **time ratio** X/A of the case's p
 (``stats.primary_metric``), oriented so that > 1 means X is slower than A whatever the metric:
 ``median(X) / median(A)`` for latencies, ``median(A) / median(X)`` for throughputs.
 
-* 95% CI: seeded percentile bootstrap of that ratio of medians (each set resampled on its own).
-* Significance: two-sided Mann-Whitney U on the per-repeat values (``stats.mann_whitney_u``);
-  ``significant`` when p < alpha. With 3 repeats each p cannot go below 0.1: take 5+.
-* ``normalize=BASELINE``: each set's figures are first divided by the median of that set's own
-  BASELINE transport at the same pattern and payload size (and, where the baseline has them,
-  the same other parameters), so the ratio compares the *shape* of the results, not raw speed.
-  The CI then includes the baselines' uncertainty; the U test runs on the per-repeat values
-  divided by the baseline medians.
-* Per transport and set: geometric mean of the time ratios over the matched cases.
+* Interval (``ci_lo``, ``ci_hi``, real level ``ci_level``): the exact Hodges-Lehmann interval
+  of the ratio (``stats.ratio_interval``: order statistics of all pairwise ratios, cut by the
+  exact Mann-Whitney null distribution), aiming at 95 %. Its level is the real one (5 + 5
+  repeats: 96.8 %); with too few repeats (3 + 3: 90 %) it is the widest available and
+  ``ci_is_range`` is set. Exact when one set is the other times a factor plus noise of the same
+  shape.
+* Significance: two-sided Mann-Whitney U on the per-repeat values (``stats.mann_whitney_u``),
+  ``p_value``; ``q_value``: Benjamini-Hochberg adjusted over all cases compared with the same
+  set B (the false discovery rate is controlled per B, so ``compare A B`` and ``compare A B C``
+  agree on B). With 5 repeats each the exact p is never below 0.008, so a family-wise
+  correction (Holm, Bonferroni) would hide every real difference; BH does not.
+* ``decision``: "slower" / "faster" only when q < alpha, the interval excludes 1 and the ratio
+  is at least ``min_effect`` (default 5 %) away from 1 (``stats.decide``); otherwise "tie".
+  ``significant`` is ``decision != "tie"``.
+* ``normalize=BASELINE``: each repeat of a case is divided by the repeat of the same index of
+  its set's own BASELINE transport at the same pattern and payload size (and, where the baseline
+  has them, the same other parameters): ``stats.paired_quotients``. The ratio (of the medians of
+  these quotients), its interval and the U test all run on the quotients, so both the case's
+  and the baseline's noise count, in both sets. (Dividing by one baseline median, as before,
+  made a baseline's noise look like a real difference: identical values and baselines that
+  differ only by noise came out p = 0.008.)
+* Per transport and set: geometric mean of the time ratios over the matched cases, and the
+  number of cases decided slower / faster.
 
 Sets must all hold the current schema version (``loader.load`` upgrades older files); metadata
 that changes results (Python version and implementation, start methods, placement) is compared
@@ -36,7 +50,8 @@ from ipcbench.results import PARAM_COLUMNS, SCHEMA_VERSION
 if TYPE_CHECKING:
     import pandas as pd
 
-ALPHA = 0.05
+ALPHA = stats.ALPHA
+MIN_EFFECT = stats.MIN_EFFECT
 CHECKED_METADATA: tuple[str, ...] = (
     "python_version",
     "python_implementation",
@@ -87,8 +102,13 @@ def compare(
     normalize: str | None = None,
     seed: int = 0,
     alpha: float = ALPHA,
+    min_effect: float = MIN_EFFECT,
 ) -> Comparison:
-    """Compare every set in ``frames[1:]`` with ``frames[0]`` (frames as from ``loader.load``)."""
+    """Compare every set in ``frames[1:]`` with ``frames[0]`` (frames as from ``loader.load``).
+
+    ``alpha``: false discovery rate for the q-values; ``min_effect``: smallest change of the
+    time ratio (0.05 = 5 %) called faster or slower. ``seed`` is unused (intervals are exact)
+    and kept for callers."""
     import pandas as pd
 
     labels = _check_inputs(frames, labels)
@@ -99,9 +119,12 @@ def compare(
     rows: list[dict[str, Any]] = []
     for label, other in zip(labels[1:], sets[1:], strict=True):
         warnings.extend(_match_warnings(labels[0], sets[0], label, other))
-        for key in sorted(sets[0].keys() & other.keys()):
-            row = compare_case(sets[0][key], other[key], seed=seed, alpha=alpha)
-            rows.append({**row, "a_set": labels[0], "b_set": label})
+        family = [
+            compare_case(sets[0][key], other[key], seed=seed, alpha=alpha, min_effect=min_effect)
+            for key in sorted(sets[0].keys() & other.keys())
+        ]
+        adjust_family(family, alpha=alpha, min_effect=min_effect)
+        rows += [{**row, "a_set": labels[0], "b_set": label} for row in family]
     cases = sort_cases(typed_params(pd.DataFrame(rows, columns=_CASE_COLUMNS)), ["b_set"])
     return Comparison(cases, transport_summary(cases), warnings)
 
@@ -115,9 +138,13 @@ _CASE_COLUMNS = [
     "a_median",
     "b_median",
     "time_ratio",
-    "ci95_lo",
-    "ci95_hi",
+    "ci_lo",
+    "ci_hi",
+    "ci_level",
+    "ci_is_range",
     "p_value",
+    "q_value",
+    "decision",
     "significant",
     "a_n",
     "b_n",
@@ -174,23 +201,23 @@ def case_data(frame: pd.DataFrame) -> dict[Key, CaseData]:
 
 
 def compare_case(
-    a: CaseData, b: CaseData, *, seed: int = 0, alpha: float = ALPHA
+    a: CaseData,
+    b: CaseData,
+    *,
+    seed: int = 0,
+    alpha: float = ALPHA,
+    min_effect: float = MIN_EFFECT,
 ) -> dict[str, Any]:
-    """Time ratio b/a (> 1: b slower) with bootstrap CI and Mann-Whitney significance."""
-    numerators, denominators = [b.values], [a.values]
-    if a.baseline is not None and b.baseline is not None:
-        numerators.append(a.baseline)
-        denominators.append(b.baseline)
-    if a.higher_is_better:
-        numerators, denominators = denominators, numerators
-    bottom = math.prod(map(stats.median, denominators))
-    ratio = math.prod(map(stats.median, numerators)) / bottom if bottom else math.nan
-    lo, hi = (
-        stats.bootstrap_ci_ratio(numerators, denominators, seed=seed)
-        if bottom and all(v > 0 for group in denominators for v in group)
-        else (math.nan, math.nan)
-    )
-    test = stats.mann_whitney_u(_scaled(a), _scaled(b))
+    """Time ratio b/a (> 1: b slower) with its exact interval, Mann-Whitney p-value and a
+    decision. On its own the case is a family of one (``q_value`` = ``p_value``); ``compare``
+    adjusts the q-values and decisions over all cases (``adjust_family``). ``seed`` is unused."""
+    del seed
+    den, num = oriented_values(a, b)
+    ok = bool(den) and bool(num)
+    ratio = stats.median(num) / stats.median(den) if ok and stats.median(den) else math.nan
+    interval = stats.ratio_interval(num, den) if ok else stats.NAN_INTERVAL
+    p_value = stats.mann_whitney_u(den, num).p_value if ok else math.nan
+    decision = stats.decide(p_value, ratio, (interval.lo, interval.hi), min_effect, alpha)
     return {
         **a.params,
         "metric": a.metric,
@@ -198,25 +225,54 @@ def compare_case(
         "a_median": stats.median(a.values),
         "b_median": stats.median(b.values),
         "time_ratio": ratio,
-        "ci95_lo": lo,
-        "ci95_hi": hi,
-        "p_value": test.p_value,
-        "significant": test.p_value < alpha,
+        "ci_lo": interval.lo,
+        "ci_hi": interval.hi,
+        "ci_level": interval.level,
+        "ci_is_range": interval.is_range,
+        "p_value": p_value,
+        "q_value": p_value,
+        "decision": decision,
+        "significant": decision != "tie",
         "a_n": len(a.values),
         "b_n": len(b.values),
     }
 
 
+def oriented_values(a: CaseData, b: CaseData) -> tuple[list[float], list[float]]:
+    """``(denominator, numerator)`` per-repeat values whose median ratio is the time ratio:
+    (a, b) for latencies, (b, a) for throughputs; normalised cases use the repeats divided by
+    their baseline's repeats (``stats.paired_quotients``)."""
+    a_values, b_values = _scaled(a), _scaled(b)
+    if a.higher_is_better:
+        return b_values, a_values
+    return a_values, b_values
+
+
+def adjust_family(
+    rows: list[dict[str, Any]], *, alpha: float = ALPHA, min_effect: float = MIN_EFFECT
+) -> None:
+    """Benjamini-Hochberg q-values over ``rows`` (one family) and the decisions they imply,
+    in place."""
+    q_values = stats.benjamini_hochberg([float(r["p_value"]) for r in rows])
+    for row, q_value in zip(rows, q_values, strict=True):
+        interval = (float(row["ci_lo"]), float(row["ci_hi"]))
+        row["q_value"] = q_value
+        row["decision"] = stats.decide(
+            q_value, float(row["time_ratio"]), interval, min_effect, alpha
+        )
+        row["significant"] = row["decision"] != "tie"
+
+
 def _scaled(case: CaseData) -> list[float]:
-    """Per-repeat values, divided by the baseline median when normalising."""
+    """Per-repeat values; when normalising, each divided by its baseline repeat."""
     if case.baseline is None:
         return case.values
-    scale = stats.median(case.baseline)
-    return [v / scale for v in case.values]
+    return stats.paired_quotients(case.values, case.baseline)
 
 
 def transport_summary(cases: pd.DataFrame) -> pd.DataFrame:
-    """Per (set, transport): geometric mean, min and max of the time ratios, case counts."""
+    """Per (set, transport): geometric mean, min and max of the time ratios, case counts and
+    the number of cases decided slower / faster (after FDR control and the minimum effect)."""
     import numpy as np
     import pandas as pd
 
@@ -224,7 +280,7 @@ def transport_summary(cases: pd.DataFrame) -> pd.DataFrame:
     for (label, transport), group in cases.groupby(["b_set", "transport"], sort=True):
         ratios = group["time_ratio"].astype(float).dropna()
         ratios = ratios[ratios > 0]
-        sig = group["significant"].astype(bool)
+        decision = group["decision"].astype(str)
         rows.append(
             {
                 "b_set": label,
@@ -235,8 +291,8 @@ def transport_summary(cases: pd.DataFrame) -> pd.DataFrame:
                 else math.nan,
                 "min_time_ratio": ratios.min(),
                 "max_time_ratio": ratios.max(),
-                "n_slower": int((sig & (group["time_ratio"] > 1)).sum()),
-                "n_faster": int((sig & (group["time_ratio"] < 1)).sum()),
+                "n_slower": int((decision == "slower").sum()),
+                "n_faster": int((decision == "faster").sum()),
             }
         )
     return pd.DataFrame(rows, columns=_SUMMARY_COLUMNS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 from ipcbench.commands import compare as compare_cmd
 from ipcbench.commands import summarize as summarize_cmd
 from ipcbench.errors import IpcbenchError
+from ipcbench.results import ResultWriter, RunPaths
 from tests.fixtures_analysis import case_rows, params, write_machine, write_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,7 +52,13 @@ def test_summarize_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     raw_pipe = lines[3 + 4].split()
     assert raw_pipe[:7] == ["raw_pipe", "pingpong", "64", "B", "lat", "p50", "[us]"]
     assert raw_pipe[7] == "10.01"
-    assert err == ""
+    # 7 repeats: [min, max] = [0.97, 1.03] x 10.01 at 1 - 2/128 = 98.4 %
+    assert raw_pipe[8:12] == ["9.709", "-", "10.31", "98.4%"]
+    # 7 x 10 samples per case: too few for a p99 (1000), said once
+    assert err == (
+        "warning: 6 case(s) have fewer than 1000 pooled samples: p99 left empty (a percentile "
+        "needs >= 10 samples beyond it); take more messages or repeats\n"
+    )
 
 
 def test_summarize_csv_output_and_overwrite(
@@ -67,10 +75,13 @@ def test_summarize_csv_output_and_overwrite(
         & (table["payload_bytes"] == 64)
     ].iloc[0]
     assert row["median"] == pytest.approx(10 * (1 + 64 / 65536))
-    # pooled p99: repeat i has samples k/5.5 * p50 * SPREAD[i], k = 1..10; of the 70 values the
-    # top two are 10.3 and 10.2 (x p50/5.5); position 69 * 0.99 = 68.31 -> 10.2 + 0.31 * 0.1
+    # 70 pooled samples: the pooled median is there, the p99 (needs 1000) is left empty
     p50 = 10 * (1 + 64 / 65536)
-    assert row["lat_p99_us"] == pytest.approx(10.231 * p50 / 5.5, rel=1e-4)
+    assert row["lat_p50_us"] == pytest.approx(p50, rel=0.1)
+    assert math.isnan(row["lat_p99_us"])
+    assert row["n_samples"] == 70
+    assert row["ci_level"] == pytest.approx(1 - 2 / 128)
+    assert not row["ci_is_range"]
     assert row["n_ok"] == 7 and row["n_failed"] == 0
     assert row["cv_pct"] == pytest.approx(2.16, abs=0.01)
     with pytest.raises(IpcbenchError, match="already exists; pass --force"):
@@ -99,7 +110,8 @@ def test_summarize_caps_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[s
     _, err = _run(capsys, "summarize", write_run(tmp_path, "r", cases))
     lines = err.splitlines()
     assert len(lines) == 21  # 60 warnings: 2 per case (few repeats, CV)
-    assert lines[-1] == "warning: ... 40 more; see the warnings column of the CSV (-o)"
+    assert lines[-1] == "warning: ... 41 more; see the warnings column of the CSV (-o)"
+    assert "p99 left empty" in lines[0]  # the note is not lost behind the cap
 
 
 def test_samples_by_row_joins_split_blocks() -> None:
@@ -124,6 +136,28 @@ def test_summarize_output_folder_missing(tmp_path: Path) -> None:
     run = write_machine(tmp_path, "m1")
     with pytest.raises(IpcbenchError, match="does not exist"):
         summarize_cmd.main(_parse("summarize", run, "-o", tmp_path / "no" / "x.csv"))
+
+
+def test_summarize_p99_with_enough_samples_and_range_with_five_repeats(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = case_rows(params(), 20.0, spread=(1.0, 1.1, 0.9, 1.2, 0.8))
+    # 5 repeats x 200 samples: 1..1000 us pooled -> p99 at 999 * 0.99 = 989.01 -> 990.01 us
+    samples = {
+        r["row_id"]: [1000 * (200 * i + k) for k in range(1, 201)] for i, r in enumerate(rows)
+    }
+    paths = RunPaths.for_csv(tmp_path / "r.csv")
+    with ResultWriter(paths) as writer:
+        writer.write_case(rows, samples)
+    out_csv = tmp_path / "s.csv"
+    out, err = _run(capsys, "summarize", paths.csv, "-o", out_csv)
+    row = pd.read_csv(out_csv).iloc[0]
+    assert row["lat_p99_us"] == pytest.approx(990.01)
+    # 5 repeats: no interval reaches 95 %: the range [16, 24] at 93.75 %, called a range
+    assert (row["ci_lo"], row["ci_hi"]) == pytest.approx((16.0, 24.0))
+    assert row["ci_level"] == pytest.approx(0.9375) and row["ci_is_range"]
+    assert "16 - 24" in out and "93.8% range" in out
+    assert "p99 left empty" not in err
 
 
 # --- compare ------------------------------------------------------------------------------------
@@ -211,3 +245,18 @@ def test_cli_bad_csv_exit_2_one_line(tmp_path: Path, command: str) -> None:
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "not an ipcbench result file" in proc.stderr
     assert proc.stdout == ""
+
+
+def test_compare_min_effect_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = write_machine(tmp_path, "a")
+    b = write_machine(tmp_path, "b", factor=1.04)
+    out, _ = _run(capsys, "compare", a, b)
+    assert "ratio at least 5% from 1" in out
+    table = out.split("\n\n")[1]
+    assert table.count(" tie") == 12 and "*" not in table
+    out, _ = _run(capsys, "compare", a, b, "--min-effect", "2%")
+    table = out.split("\n\n")[1]
+    assert table.count(" slower ") == 12 and table.count(" 1.04* ") == 12
+    assert "ratio at least 2% from 1" in out
+    with pytest.raises(SystemExit):
+        _parse("compare", a, b, "--min-effect", "lots")

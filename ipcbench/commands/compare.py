@@ -1,4 +1,4 @@
-"""``ipcbench compare A B [C ...] [--normalize BASELINE] [-o out.csv]``."""
+"""``ipcbench compare A B [C ...] [--normalize BASELINE] [--min-effect PCT] [-o out.csv]``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ipcbench.commands.summarize import (
     add_output_arguments,
     check_output,
     constant_line,
+    fmt_level,
     fmt_number,
     fmt_range,
     fmt_ratio,
@@ -22,7 +23,7 @@ from ipcbench.commands.summarize import (
     shown_params,
     write_csv,
 )
-from ipcbench.compare import ALPHA, Comparison, compare
+from ipcbench.compare import ALPHA, MIN_EFFECT, Comparison, compare
 from ipcbench.loader import load
 
 if TYPE_CHECKING:
@@ -35,13 +36,17 @@ Columns = list[tuple[str, Callable[[Mapping[str, Any]], str]]]
 def register(sub: SubParsers[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     parser = sub.add_parser(
         "compare",
-        help="compare result sets case by case (time ratios with 95%% CI and significance)",
+        help="compare result sets case by case (time ratios, exact intervals, FDR-controlled "
+        "verdicts)",
         description=(
             "Match cases across result sets by their parameters and show, for each set after "
             "the first (A), the time ratio to A: > 1 means slower than A (latency ratio, or "
-            "inverse throughput ratio). 95% CI: seeded bootstrap of the ratio of medians; "
-            "'*': Mann-Whitney U p < 0.05 on the repeats (with 3 repeats each p cannot go "
-            "below 0.1: take 5 or more)."
+            "inverse throughput ratio). Interval: exact Hodges-Lehmann interval of the ratio "
+            "with its real confidence level (a 'range' where too few repeats allow 95%%). "
+            "p: Mann-Whitney U on the repeats; q: Benjamini-Hochberg adjusted over the cases "
+            "compared with each set. A case is called slower/faster ('*') only when q < 0.05, "
+            "the interval excludes 1 and the ratio differs from 1 by at least --min-effect "
+            "(with 3 repeats each p cannot go below 0.1: take 5 or more)."
         ),
     )
     parser.add_argument("a", metavar="A", type=Path, help=f"reference set: {SET_HELP}")
@@ -50,7 +55,16 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> argparse.ArgumentParse
         "--normalize",
         metavar="BASELINE",
         help="divide each set's figures by its own BASELINE transport (e.g. os_pipe) at the "
-        "same pattern and payload size first: compares the shape, not the raw speed",
+        "same pattern and payload size first (repeat by repeat, so both noises count): "
+        "compares the shape, not the raw speed",
+    )
+    parser.add_argument(
+        "--min-effect",
+        metavar="PCT",
+        type=_percent,
+        default=MIN_EFFECT,
+        help="smallest change of the time ratio called slower or faster, in percent "
+        f"(default: {MIN_EFFECT * 100:g}%%)",
     )
     add_output_arguments(parser)
     parser.set_defaults(func=main)
@@ -61,12 +75,29 @@ def main(args: argparse.Namespace) -> int:
     check_output(args.output, args.force)
     paths = [args.a, *args.others]
     frames = [load(p) for p in paths]
-    result = compare(frames, set_labels(paths), normalize=args.normalize, seed=args.seed)
-    print(render_comparison(result, args.normalize))
+    result = compare(
+        frames,
+        set_labels(paths),
+        normalize=args.normalize,
+        seed=args.seed,
+        min_effect=args.min_effect,
+    )
+    print(render_comparison(result, args.normalize, args.min_effect))
     print_warnings(result.warnings)
     if args.output is not None:
         write_csv(result.cases, args.output, force=args.force)
     return 0
+
+
+def _percent(text: str) -> float:
+    """'5' or '5%' -> 0.05 (argparse type of --min-effect)."""
+    try:
+        value = float(text.strip().removesuffix("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a percentage: {text!r}") from None
+    if not 0 <= value < 1000:
+        raise argparse.ArgumentTypeError(f"--min-effect must be in [0, 1000) %, got {text}")
+    return value / 100
 
 
 def set_labels(paths: Sequence[Path]) -> list[str]:
@@ -82,28 +113,32 @@ def set_labels(paths: Sequence[Path]) -> list[str]:
     return labels
 
 
-def render_comparison(result: Comparison, normalize: str | None) -> str:
+def render_comparison(
+    result: Comparison, normalize: str | None, min_effect: float = MIN_EFFECT
+) -> str:
     if result.cases.empty:
         return "no cases in common: nothing to compare"
     return "\n\n".join(
         [
-            _legend(result, normalize),
+            _legend(result, normalize, min_effect),
             _cases_table(result.cases),
             _transport_table(result.by_transport),
         ]
     )
 
 
-def _legend(result: Comparison, normalize: str | None) -> str:
+def _legend(result: Comparison, normalize: str | None, min_effect: float) -> str:
     a_set = result.cases["a_set"].iloc[0]
     text = (
-        f"A = {a_set}. time ratio > 1: slower than A. 95% CI: bootstrap of the ratio of medians. "
-        f"*: Mann-Whitney U p < {ALPHA}."
+        f"A = {a_set}. time ratio > 1: slower than A. interval: exact (Hodges-Lehmann) interval "
+        "of the ratio at its real level ('range': fewer repeats than 95% needs). p: "
+        "Mann-Whitney U; q: Benjamini-Hochberg adjusted per set. *: called slower/faster: "
+        f"q < {ALPHA}, interval excludes 1 and ratio at least {min_effect:.0%} from 1."
     )
     if normalize:
         text += (
-            f"\nShape comparison: ratios use each set's figures divided by its own {normalize} "
-            "at the same pattern and payload size (medians shown are raw)."
+            f"\nShape comparison: ratios use each repeat divided by the same repeat of its "
+            f"set's own {normalize} at the same pattern and payload size (medians shown are raw)."
         )
     return text
 
@@ -118,8 +153,11 @@ def _cases_table(cases: pd.DataFrame) -> str:
         ("A median", lambda r: fmt_number(r["a_median"])),
         ("set median", lambda r: fmt_number(r["b_median"])),
         ("time ratio", lambda r: fmt_ratio(r["time_ratio"]) + _mark(r)),
-        ("95% CI", lambda r: fmt_range(r["ci95_lo"], r["ci95_hi"], fmt_ratio)),
+        ("interval", lambda r: fmt_range(r["ci_lo"], r["ci_hi"], fmt_ratio)),
+        ("level", lambda r: fmt_level(r["ci_level"], r["ci_is_range"])),
         ("p", lambda r: fmt_number(r["p_value"], digits=2)),
+        ("q", lambda r: fmt_number(r["q_value"], digits=2)),
+        ("verdict", lambda r: str(r["decision"])),
         ("n A/B", lambda r: f"{r['a_n']}/{r['b_n']}"),
     ]
     return constant_line(constant) + format_table(columns, records)

@@ -33,12 +33,15 @@ MAX_WARNINGS_SHOWN = 20
 def register(sub: SubParsers[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     parser = sub.add_parser(
         "summarize",
-        help="one line per case: median, 95%% CI, p99, CV, failed repeats, warnings",
+        help="one line per case: median, interval, p99, CV, failed repeats, warnings",
         description=(
             "Summarise result files, one line per case. 'median' is the median over ok repeats "
             "of the case's primary figure (latency p50 in us for pingpong/proxy_ops, msgs/s "
-            "otherwise) with a seeded bootstrap 95% CI; p50/p99 [us] pool every message's "
-            "latency from the samples file; CV is stdev/mean over repeats."
+            "otherwise) with its exact order-statistic interval and that interval's real "
+            "confidence level (a 'range' when too few repeats reach 95%%: 5 repeats give "
+            "min-max at 93.8%%); p50/p99 [us] pool every message's latency from the samples "
+            "file and stay empty when too few samples support them (p99 needs 1000: at least "
+            "10 beyond it); CV is stdev/mean over repeats."
         ),
     )
     parser.add_argument("results", nargs="+", metavar="RESULTS", help=RESULTS_HELP)
@@ -50,7 +53,12 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> argparse.ArgumentParse
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, help="also write the table as CSV here")
     parser.add_argument("--force", action="store_true", help="overwrite an existing --output")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="unused: intervals are exact (kept so old command lines still work)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -59,7 +67,7 @@ def main(args: argparse.Namespace) -> int:
     samples, notes = run_samples(frame)
     summary = summarize_frame(frame, samples, seed=args.seed)
     print(render_summary(summary))
-    print_warnings(notes + case_warnings(summary))
+    print_warnings(notes + percentile_notes(summary) + case_warnings(summary))
     if args.output is not None:
         write_csv(summary, args.output, force=args.force)
     return 0
@@ -145,6 +153,21 @@ def case_warnings(summary: pd.DataFrame) -> list[str]:
     return out
 
 
+def percentile_notes(summary: pd.DataFrame) -> list[str]:
+    """One note when some cases with samples have an empty pooled p99 (too few samples)."""
+    if "n_samples" not in summary:
+        return []
+    have = summary[summary["n_samples"] > 0]
+    short = int(have["lat_p99_us"].isna().sum())
+    if not short:
+        return []
+    need = stats.min_samples_for_percentile(99)
+    return [
+        f"{short} case(s) have fewer than {need} pooled samples: p99 left empty (a percentile "
+        f"needs >= {stats.MIN_TAIL_SAMPLES} samples beyond it); take more messages or repeats"
+    ]
+
+
 def split_warnings(joined: Any) -> list[str]:
     return [] if stats.is_na(joined) else str(joined).split(WARNING_SEP)
 
@@ -159,7 +182,8 @@ def render_summary(summary: pd.DataFrame) -> str:
         *param_cells(params),
         ("metric", lambda r: METRIC_UNITS.get(r["metric"], r["metric"])),
         ("median", lambda r: fmt_number(r["median"])),
-        ("95% CI", lambda r: fmt_range(r["ci95_lo"], r["ci95_hi"])),
+        ("interval", lambda r: fmt_range(r["ci_lo"], r["ci_hi"])),
+        ("level", lambda r: fmt_level(r["ci_level"], r["ci_is_range"])),
         ("CV [%]", lambda r: fmt_number(r["cv_pct"], digits=2)),
         ("p50 [us]", lambda r: fmt_number(r["lat_p50_us"])),
         ("p99 [us]", lambda r: fmt_number(r["lat_p99_us"])),
@@ -244,6 +268,16 @@ def fmt_ratio(value: Any) -> str:
     """Ratios with two decimals ('2.00'); '-' for missing."""
     number = stats.to_float(value)
     return "-" if number is None or math.isinf(number) else f"{number:.2f}"
+
+
+def fmt_level(level: Any, is_range: Any = False) -> str:
+    """An interval's real confidence level: '96.9%', or '93.8% range' when it falls short of
+    the 95 % aimed at; '-' when missing."""
+    number = stats.to_float(level)
+    if number is None:
+        return "-"
+    text = f"{number * 100:.3g}%"
+    return f"{text} range" if bool(is_range) else text
 
 
 def fmt_range(lo: Any, hi: Any, fmt: Callable[[Any], str] = fmt_number) -> str:
