@@ -6,6 +6,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from math import nan
 from typing import Any
 
 from ipcbench import transports
@@ -109,7 +110,8 @@ def _load_points(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, int], list[L
     points: dict[tuple[str, int], list[LoadPoint]] = defaultdict(list)
     for (transport, size, _), cell in cells.items():
         med = {
-            c: statistics.median(float(r[c]) for r in cell)
+            # a percentile too few samples support is None (latency.percentile_supported)
+            c: statistics.median([float(r[c]) for r in cell if r.get(c) is not None] or [nan])
             for c in ("offered_per_s", "msgs_per_s", "lat_p50_us", "lat_p99_us")
         }
         points[(transport, size)].append(
@@ -137,11 +139,15 @@ def saturation_points(rows: Iterable[dict[str, Any]]) -> list[Saturation]:
     return found
 
 
+def _p99_text(p99_us: float) -> str:
+    return "- (too few samples)" if p99_us != p99_us else f"{p99_us:,.1f} µs"  # NaN: unsupported
+
+
 def format_saturation(s: Saturation) -> str:
     head = f"  rate      {human_size(s.payload_bytes):>9}  {s.transport:<14}"
     kept = (
         f"keeps up to {s.kept_up.offered_per_s:,.0f} msgs/s (p50 {s.kept_up.lat_p50_us:,.1f} µs, "
-        f"p99 {s.kept_up.lat_p99_us:,.1f} µs)"
+        f"p99 {_p99_text(s.kept_up.lat_p99_us)})"
         if s.kept_up
         else "kept up with no offered load"
     )

@@ -49,3 +49,32 @@ def test_csv_writer_writes_an_empty_cell(tmp_path: Path) -> None:
     (row,) = read_rows(paths.csv)
     assert row["lat_p999_us"] == "" and row["lat_p99_us"] == ""
     assert float(row["lat_p90_us"]) > 0
+
+
+def test_run_summary_survives_an_empty_p99() -> None:
+    # rate repeats with too few samples for a p99 carry None there: the saturation line says so
+    from ipcbench.summary import format_saturation, saturation_points
+
+    rows = [
+        {
+            "transport": "pipe",
+            "pattern": "rate",
+            "payload_bytes": 64,
+            "status": "ok",
+            "offered_load": "1000",
+            "offered_per_s": 1000.0,
+            "msgs_per_s": 1000.0,
+            "lat_p50_us": 20.0 + repeat,
+            "lat_p99_us": None,
+            "start_method": "fork",
+            "placement": "unpinned",
+            "payload_kind": "bytes",
+            "repeat": repeat,
+            "maxsize": "",
+            "op": "",
+        }
+        for repeat in range(3)
+    ]
+    (found,) = saturation_points(rows)
+    assert found.kept_up is not None and found.kept_up.lat_p50_us == 21.0
+    assert "p99 - (too few samples)" in format_saturation(found)
