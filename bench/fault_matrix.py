@@ -146,8 +146,8 @@ class Snapshot:
         self.tmp.mkdir(exist_ok=True)
         return {**os.environ, MARKER_ENV: marker, "TMPDIR": str(self.tmp)}
 
-    def leaks(self, marker: str) -> list[str]:
-        for _ in range(20):  # let the last exits settle
+    def leaks(self, marker: str, settle_s: float = 2.0) -> list[str]:
+        for _ in range(max(1, round(settle_s / 0.1))):  # let the last exits settle
             found = [f"process {p}" for p in processes_with(marker)]
             shm = sorted(n for n in _shm() if marker in n)
             left = sorted(self.tmp.rglob("*"))
@@ -802,9 +802,9 @@ def _summary(cells: list[Cell], seconds: float, total: int, sampled: bool, seed:
             bad = sum(not c.ok for c in mine)
             print(f"  {scenario:<13} {len(mine):>4} cells  {len(mine) - bad:>4} ok  {bad} failed")
     methods = ",".join(sorted({c.start_method for c in cells} - {"none"}))
-    scope = f"a sample (seed {seed}) of the {total}" if sampled else f"all {total}"
+    scope = f"a sample (seed {seed}) of {total}" if sampled else f"all {total}"
     print(
-        f"{len(cells)} cells ({scope} planned, resume cells apart) = "
+        f"{len(cells)} cells ({scope} planned cells, each signal cell with its resume cell) = "
         f"{len({c.scenario for c in cells})} scenarios x {len(cases)} cases ({len(pairs)} "
         f"transport x pattern pairs of {len({p[0] for p in pairs})} transports; ops and "
         f"maxsizes apart) x start methods {methods}, where each applies; "
