@@ -14,6 +14,7 @@ Messages to the runner (over ``report``): ``("row", fields, samples_bytes)``, th
 from __future__ import annotations
 
 import contextlib
+import gc
 import math
 import os
 import signal
@@ -260,6 +261,7 @@ def _measure(session: Session, case: Case, settings: Settings, report: Any, rnd:
         n = calibrate(session.run, settings.target_time_s * 1e9, settings.min_messages, limit)
     for _ in range(settings.warmups):
         session.run(warmup_messages(n))
+    gc.collect()  # untimed: what setup and warm-up left is not collected inside the clock
     m = session.run(n)
     fields = row_fields(case, m, case.payload_bytes, session.wire_bytes)
     fields["repeat"] = rnd.repeat

@@ -72,7 +72,8 @@ def test_every_scaling_pattern_runs_and_verifies(run_sweep: Any, start_method: s
         if row["pattern"] == "rate":
             assert row["offered_per_s"] > 0 and row["lat_p50_us"] > 0
         if row["pattern"] == "shared_state":
-            assert row["lat_p99_us"] >= row["lat_p50_us"] > 0
+            p99 = row["lat_p99_us"]  # empty when too few samples to estimate it
+            assert row["lat_p50_us"] > 0 and (p99 is None or p99 >= row["lat_p50_us"])
 
 
 def test_fan_up_to_8x8_completes(run_sweep: Any) -> None:
@@ -341,12 +342,11 @@ def test_close_join_interrupted_kills_its_flushing_child_at_once(
     class Interrupted(Exception):
         pass
 
-    class StopAfterOne(lifecycle.Verifier):
-        def message(self, msg: Any) -> None:
-            super().message(msg)
-            raise Interrupted
+    def stop_after_one(recv: Any, batch: Any) -> Any:
+        recv()
+        raise Interrupted
 
-    monkeypatch.setattr(lifecycle, "Verifier", StopAfterOne)
+    monkeypatch.setattr(lifecycle, "receive_messages", stop_after_one)
     case = Case("queue", "lifecycle", 1024, start_method="fork", maxsize=0, op="close_join")
     session = _session(Lifecycle, case, Placement(None, None))
     session.start()

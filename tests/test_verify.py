@@ -1,17 +1,24 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from ipcbench.errors import DeliveryError
 from ipcbench.verify import (
+    MIN_SAMPLE_PERIOD,
+    SAMPLE_BUDGET_BYTES,
+    BatchCheck,
+    ContentSample,
     FanReceiver,
     Verifier,
     fan_seq,
     make_payload,
     new_frame,
+    receive,
     stamp,
-    window_crc,
 )
+from ipcbench.workers import _damage
 
 
 @pytest.mark.parametrize("size", [8, 100, 192, 193, 4096, 1 << 20])
@@ -50,13 +57,65 @@ def test_truncation_caught() -> None:
         verifier.frame(frames[0][:-1])
 
 
-@pytest.mark.parametrize("offset", [8, 2048 + 8, 4096 + 7])
-def test_corruption_in_a_window_caught(offset: int) -> None:
+@pytest.mark.parametrize("offset", [8, 1000, 2048 + 8, 3000, 4096 + 7])
+def test_corruption_anywhere_in_a_frame_caught(offset: int) -> None:
+    """The old head/middle/tail windows (192 B of 4 KiB) passed byte 1000 as ok."""
     verifier, frames = _frames()
     damaged = bytearray(frames[0])
     damaged[offset] ^= 0xFF
-    with pytest.raises(DeliveryError, match="corrupted"):
+    with pytest.raises(DeliveryError, match=f"corrupted: byte {offset - 8} differs"):
         verifier.frame(damaged)
+
+
+@pytest.mark.parametrize("size", [4096, 1 << 20])
+def test_every_byte_of_a_frame_is_checked(size: int) -> None:
+    payload, check = make_payload("bytes", size)
+    frame = bytes(new_frame(payload))
+    for offset in range(8, len(frame), max(1, size // 97)):
+        damaged = bytearray(frame)
+        damaged[offset] ^= 0x01
+        with pytest.raises(DeliveryError, match="corrupted"):
+            Verifier(check).frame(damaged)
+
+
+def test_replaced_middle_item_caught() -> None:
+    payload, check = make_payload("object", 4096)
+    mid = len(payload) // 2
+    damaged = [*payload[:mid], (-1, 0.0, "x"), *payload[mid + 1 :]]
+    with pytest.raises(DeliveryError, match=f"corrupted: item {mid} differs"):
+        Verifier(check).message((0, damaged))
+
+
+def test_swapped_items_caught() -> None:
+    payload, check = make_payload("object", 4096)
+    damaged = list(payload)
+    damaged[10], damaged[20] = damaged[20], damaged[10]
+    with pytest.raises(DeliveryError, match="corrupted: item 10 differs"):
+        Verifier(check).message((0, damaged))
+
+
+def test_byte_3000_of_a_pickled_bytes_payload_caught() -> None:
+    payload, check = make_payload("bytes", 4096)
+    damaged = payload[:3000] + bytes([payload[3000] ^ 0xFF]) + payload[3001:]
+    with pytest.raises(DeliveryError, match="corrupted: byte 3000 differs"):
+        Verifier(check).message((0, damaged))
+
+
+@pytest.mark.parametrize(
+    ("kind", "wire"), [("bytes", "bytes"), ("bytes", "object"), ("object", "object")]
+)
+def test_injected_corruption_hits_the_middle_and_is_caught(kind: str, wire: str) -> None:
+    """The fault injection flipped the first or last byte only, where the old windows looked."""
+    payload, check = make_payload(kind, 4096)
+    msg = bytes(new_frame(payload)) if wire == "bytes" else (0, payload)
+    damaged = _damage(msg, "corrupt")
+    verifier = Verifier(check)
+    with pytest.raises(DeliveryError, match=r"corrupted: (byte|item) [0-9]+ differs"):
+        (verifier.frame if wire == "bytes" else verifier.message)(damaged)
+    if kind == "bytes":
+        got = damaged if wire == "bytes" else damaged[1]
+        body = got[8:] if wire == "bytes" else got
+        assert body[:1000] == payload[:1000] and body[-1000:] == payload[-1000:]
 
 
 def test_object_messages() -> None:
@@ -88,15 +147,6 @@ def test_object_payload_pickles_to_about_the_size() -> None:
         assert 0.8 * size < len(pickle.dumps(payload, protocol=5)) < 1.2 * size
 
 
-def test_window_crc_sees_head_middle_tail_only_for_large() -> None:
-    data = bytearray(10_000)
-    base = window_crc(data)
-    data[1000] = 1  # outside the three windows
-    assert window_crc(data) == base
-    data[5000] = 1  # in the middle window
-    assert window_crc(data) != base
-
-
 def test_fan_message_from_an_earlier_batch_is_a_duplicate() -> None:
     """A pipe pair's consumer stops at its expected count; a duplicate it did not read shows up
     in the next batch, numbered before that batch's first message."""
@@ -105,3 +155,121 @@ def test_fan_message_from_an_earlier_batch_is_a_duplicate() -> None:
     receiver.accept((fan_seq(1, 5), payload))
     with pytest.raises(DeliveryError, match="producer 0 message 3: duplicated"):
         receiver.accept((fan_seq(0, 3), payload))
+
+
+class _Feed:
+    """recv() over a list of messages; frames go through one reused buffer, like raw_pipe."""
+
+    def __init__(self, msgs: list[Any], reuse: bool) -> None:
+        self.msgs = iter(msgs)
+        self.reuse = reuse
+        self.buf: bytearray | None = None
+
+    def __call__(self) -> Any:
+        msg = next(self.msgs)
+        if not self.reuse:
+            return msg
+        if self.buf is None:
+            self.buf = bytearray(len(msg))
+        self.buf[:] = msg
+        return memoryview(self.buf)
+
+
+def _batch_msgs(kind: str, wire: str, n: int, size: int = 1024) -> tuple[Any, list[Any]]:
+    payload, check = make_payload(kind, size)
+    if wire == "bytes":
+        frame = new_frame(payload)
+        return check, [bytes(stamp(frame, s)) for s in range(n)]
+    return check, [(s, payload) for s in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("kind", "wire", "reuse"),
+    [("bytes", "bytes", True), ("bytes", "bytes", False), ("object", "object", False)],
+)
+def test_batch_checks_sampled_messages_after_the_loop(kind: str, wire: str, reuse: bool) -> None:
+    """Corruption of a sampled message passes the loop (sequence and length only) and is
+    caught by finish(), even when the receive buffer was reused since."""
+    n = 3 * MIN_SAMPLE_PERIOD
+    check, msgs = _batch_msgs(kind, wire, n)
+    msgs[MIN_SAMPLE_PERIOD] = _damage(msgs[MIN_SAMPLE_PERIOD], "corrupt")
+    sample = ContentSample(check, wire)
+    batch = BatchCheck(check, wire, 0, n, sample)
+    assert batch.period == MIN_SAMPLE_PERIOD
+    last = receive(_Feed(msgs, reuse), batch)
+    with pytest.raises(DeliveryError, match=f"message {MIN_SAMPLE_PERIOD}: corrupted"):
+        batch.finish(last)
+
+
+@pytest.mark.parametrize(("kind", "wire"), [("bytes", "bytes"), ("object", "object")])
+def test_batch_checks_the_last_message_in_full(kind: str, wire: str) -> None:
+    check, msgs = _batch_msgs(kind, wire, 10)
+    msgs[-1] = _damage(msgs[-1], "corrupt")
+    batch = BatchCheck(check, wire, 0, 10, ContentSample(check, wire))
+    last = receive(_Feed(msgs, reuse=wire == "bytes"), batch)
+    with pytest.raises(DeliveryError, match="message 9: corrupted"):
+        batch.finish(last)
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [("drop", "message 2: lost"), ("duplicate", "duplicated"), ("truncate", "truncated")],
+)
+@pytest.mark.parametrize(("kind", "wire"), [("bytes", "bytes"), ("object", "object")])
+def test_batch_loop_catches_loss_duplication_truncation(
+    kind: str, wire: str, fault: str, reason: str
+) -> None:
+    check, msgs = _batch_msgs(kind, wire, 8)
+    if fault == "drop":
+        del msgs[2]
+        msgs.append(msgs[-1])
+    elif fault == "duplicate":
+        msgs.insert(3, msgs[2])
+    else:
+        msgs[5] = _damage(msgs[5], "truncate")
+    batch = BatchCheck(check, wire, 0, 8, ContentSample(check, wire))
+    with pytest.raises(DeliveryError, match=reason):
+        receive(_Feed(msgs, reuse=False), batch)
+
+
+def test_batch_loop_catches_a_malformed_object_message() -> None:
+    check, msgs = _batch_msgs("object", "object", 4)
+    msgs[1] = msgs[1][1]  # the payload alone
+    batch = BatchCheck(check, "object", 0, 4, ContentSample(check, "object"))
+    with pytest.raises(DeliveryError, match="message 1: malformed"):
+        receive(_Feed(msgs, reuse=False), batch)
+
+
+@pytest.mark.parametrize("size", [64, 1 << 20, 16 << 20])
+@pytest.mark.parametrize(("kind", "wire"), [("bytes", "bytes"), ("object", "object")])
+def test_content_sample_memory_is_bounded(size: int, kind: str, wire: str) -> None:
+    """Whatever the batch length, the kept messages fit the budget (a batch of 16 MiB
+    messages keeps one, plus the last, which is still in the receive buffer)."""
+    _, check = make_payload(kind, 64)
+    check = type(check)(kind, size, size)  # no need to build a 16 MiB template here
+    sample = ContentSample(check, wire)
+    per_message = size * (6 if kind == "object" else 1)
+    assert sample.capacity >= 1
+    assert sample.capacity * per_message <= max(SAMPLE_BUDGET_BYTES, per_message + 8)
+    for n in (1, 10, 10_000, 10_000_000):
+        period = sample.start(n)
+        assert period >= MIN_SAMPLE_PERIOD and -(-n // period) <= sample.capacity
+
+
+def test_fan_receiver_samples_and_checks_after() -> None:
+    payload, check = make_payload("bytes", 1024)
+    receiver = FanReceiver(check, "object", 1, 300, 0, ContentSample(check, "object"))
+    msgs = [(fan_seq(0, i), payload) for i in range(300)]
+    msgs[MIN_SAMPLE_PERIOD] = _damage(msgs[MIN_SAMPLE_PERIOD], "corrupt")
+    for msg in msgs:
+        receiver.accept(msg)  # sequence and length only
+    with pytest.raises(DeliveryError, match="corrupted"):
+        receiver.finish()
+
+
+def test_fan_receiver_without_a_sample_checks_every_message_in_full() -> None:
+    payload, check = make_payload("bytes", 1024)
+    receiver = FanReceiver(check, "object", 1, 4, 0)
+    receiver.accept((fan_seq(0, 0), payload))
+    with pytest.raises(DeliveryError, match="corrupted: byte 512 differs"):
+        receiver.accept(_damage((fan_seq(0, 1), payload), "corrupt"))

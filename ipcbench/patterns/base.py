@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from ipcbench.params import Case
 from ipcbench.transports.base import Channel, Transport
-from ipcbench.verify import PayloadCheck, make_payload, wire_bytes
+from ipcbench.verify import BatchCheck, ContentSample, PayloadCheck, make_payload, wire_bytes
 from ipcbench.workers import child_main
 
 Clock = Callable[[], int]
@@ -215,6 +215,11 @@ class Session:
         self.channel: Channel | None = None
         self.controls: list[Any] = []
         self.next_seq = 0
+        self.sample = ContentSample(self.check, transport.wire)  # slots allocated now, untimed
+
+    def batch_check(self, first: int, n: int, wire: str | None = None) -> BatchCheck:
+        """The checks of a timed batch (sequence and length in the loop, content after)."""
+        return BatchCheck(self.check, wire or self.transport.wire, first, n, self.sample)
 
     def start(self) -> None:
         self.channel = self.transport.open(self.ctx, self.case, duplex=self.duplex)

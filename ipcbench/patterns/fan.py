@@ -32,6 +32,7 @@ from ipcbench.verify import check_exactly_once
 STALL_S = 1.0  # no progress for this long after the producers are done: a shortfall is a loss
 STOPPED = (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP)
 JOIN_POLL_S = 0.01  # taskqueue: how often the driver looks at the queue while join() waits
+JOIN_START_S = 1.0  # taskqueue: at most this long for the join() waiter thread to start
 
 
 class Fan(Session):
@@ -76,6 +77,7 @@ class Fan(Session):
         first = self.take_seqs(n_per)
         for c, control in enumerate(self.consumer_controls):
             control.send(("run", n_per, first, producers, self.expected(c, n_per)))
+        self.before_producers()
         for control in self.producer_controls:
             control.send(("run", n_per, first, {"fan": True}))
         produced = self.gather(self.producer_controls)
@@ -129,6 +131,9 @@ class Fan(Session):
         for control in self.consumer_controls:
             control.send(("end",))
 
+    def before_producers(self) -> None:
+        """Hook before the producers start (taskqueue starts its join() waiter here)."""
+
     def after_producers(self) -> int | None:
         """Hook between the producers' end and the sentinels (taskqueue joins here)."""
         return None
@@ -150,8 +155,32 @@ class Fan(Session):
 
 class TaskQueue(Fan):
     """JoinableQueue: producers put tasks, daemon consumers get + task_done(), the driver
-    waits on ``q.join()``. Throughput runs to join()'s return; the join latency is from the
-    last task_done() (as the consumers saw it) to join() returning in the driver."""
+    waits on ``q.join()``. Throughput runs to join()'s return.
+
+    ``join_latency_us`` is the join handshake alone: from the last ``task_done()`` to join()
+    returning, with join() already waiting. Before the producers start, the driver holds one
+    unfinished task of its own (a "gate": counted like a put, with no item behind it) and a
+    thread enters ``q.join()``, which cannot return while the gate is held. Once every
+    producer has replied (every task counted), the driver releases the gate with its own
+    ``task_done()``. The last task_done() is the later of the gate's and the consumers' last.
+    """
+
+    gate_ns = 0  # the clock just before the driver released its gate
+
+    def before_producers(self) -> None:
+        q = self.channel.child.out_q  # type: ignore[union-attr]
+        self.returned_ns: list[int] = []
+        waiting = threading.Event()
+
+        def join() -> None:
+            waiting.set()
+            q.join()
+            self.returned_ns.append(self.clock())
+
+        _hold_gate(q)
+        self.joiner = threading.Thread(target=join, name="ipcbench-join", daemon=True)
+        self.joiner.start()
+        waiting.wait(JOIN_START_S)
 
     def after_producers(self) -> int | None:
         """The clock when ``q.join()`` returned, or None if it stalled (tasks lost).
@@ -161,20 +190,14 @@ class TaskQueue(Fan):
         if join() has not returned and the backlog has not changed for ``STALL_S``, the
         consumers are idle and tasks were lost: join() is released with ``task_done()`` calls
         and the end rounds and the exactly-once check report the loss."""
-        q = self.channel.child.out_q  # type: ignore[union-attr]
-        returned_ns: list[int] = []
-
-        def join() -> None:
-            q.join()
-            returned_ns.append(self.clock())
-
-        joiner = threading.Thread(target=join, name="ipcbench-join", daemon=True)
-        joiner.start()
+        q, joiner = self.channel.child.out_q, self.joiner  # type: ignore[union-attr]
+        self.gate_ns = self.clock()
+        q.task_done()  # the gate: join() may return from now on
         backlog, changed_at = _backlog(q), time.monotonic()
         while True:
             joiner.join(JOIN_POLL_S)
-            if returned_ns:
-                return returned_ns[0]
+            if self.returned_ns:
+                return self.returned_ns[0]
             now = time.monotonic()
             current = _backlog(q)
             if current != backlog or current is None:
@@ -195,12 +218,20 @@ class TaskQueue(Fan):
                 f"lost: join() did not return {STALL_S} s after the producers finished, though "
                 "every task sent arrived and the consumers were idle"
             )
+        last_task_done_ns = max(self.last_done_ns or last_ns, self.gate_ns)
         return Measurement(
             n_messages=n,
             elapsed_ns=end_extra - start_ns,
             producer_elapsed_ns=max(p[2] for p in produced) - start_ns,
-            extra={"join_latency_us": (end_extra - (self.last_done_ns or last_ns)) / 1e3},
+            extra={"join_latency_us": (end_extra - last_task_done_ns) / 1e3},
         )
+
+
+def _hold_gate(q: Any) -> None:
+    """Count one unfinished task with no item behind it, as ``JoinableQueue.put`` counts one
+    (under the queue's condition); released with ``q.task_done()``."""
+    with q._cond:
+        q._unfinished_tasks.release()
 
 
 def _backlog(q: Any) -> int | None:

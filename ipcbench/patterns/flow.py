@@ -12,7 +12,6 @@ from typing import Any
 
 from ipcbench.patterns.base import Measurement
 from ipcbench.patterns.stream import Stream
-from ipcbench.verify import Verifier
 
 
 class Backpressure(Stream):
@@ -31,16 +30,22 @@ class Nowait(Stream):
         if self.case.op != "nowait":
             return super().run(n)
         first = self.take_seqs(n)
-        verifier = Verifier(self.check, first)
+        batch = self.batch_check(first, n)
         recv_nowait = self.channel.parent.recv_nowait  # type: ignore[union-attr]
+        length, keep, period = batch.size, batch.keep, batch.period
         self.controls[0].send(("run", n, first, {"nowait": True}))
         consumer_retries = 0
-        for _ in range(n):
+        msg: Any = None
+        for i, seq in enumerate(range(first, first + n)):
             msg, retries = recv_nowait()
             consumer_retries += retries
-            verifier.message(msg)
+            if type(msg) is not tuple or msg[0] != seq or len(msg[1]) != length:
+                batch.fail(seq, msg)
+            if i % period == 0:
+                keep(msg)
         end_ns = self.clock()
         _, start_ns, producer_end_ns, stats = self.controls[0].recv()
+        batch.finish(msg)
         return Measurement(
             n_messages=n,
             elapsed_ns=end_ns - start_ns,

@@ -18,7 +18,6 @@ from array import array
 from ipcbench.errors import IpcbenchError
 from ipcbench.patterns.base import Measurement
 from ipcbench.patterns.stream import Stream
-from ipcbench.verify import Verifier
 
 BURST_MIN_NS = 50_000_000  # the untimed burst that measures maximum throughput
 
@@ -58,16 +57,22 @@ class Rate(Stream):
 
     def _batch(self, n: int, rate_per_s: float) -> Measurement:
         first = self.take_seqs(n)
-        verifier = Verifier(self.check, first)
+        batch = self.batch_check(first, n)
         recv, clock = self.channel.parent.recv, self.clock  # type: ignore[union-attr]
+        length, keep, period = batch.size, batch.keep, batch.period
         samples = array("q", bytes(8 * n))
         self.controls[0].send(("run", n, first, {"rate_per_s": rate_per_s or 1e12}))
-        for i in range(n):
+        msg = None
+        for i, seq in enumerate(range(first, first + n)):
             msg = recv()
             samples[i] = clock() - msg[2]
-            verifier.message(msg)
+            if msg[0] != seq or len(msg[1]) != length:
+                batch.fail(seq, msg[:2])
+            if i % period == 0:
+                keep(msg[:2])
         end_ns = clock()
         _, start_ns, producer_end_ns, _ = self.controls[0].recv()
+        batch.finish(msg[:2] if msg is not None else None)
         return Measurement(
             n_messages=n,
             elapsed_ns=end_ns - start_ns,

@@ -47,10 +47,12 @@ class SharedState(Session):
         return Measurement(n_messages=k * n_per, elapsed_ns=end_ns - start_ns, samples_ns=samples)
 
     def _drain(self, k: int, n_per: int, first: int) -> None:
-        receiver = FanReceiver(self.check, "object", k, n_per, first)
+        # concurrent with the timed updates: sequence and length per item, content sampled
+        receiver = FanReceiver(self.check, "object", k, n_per, first, self.sample)
         recv = self.channel.parent.recv  # type: ignore[union-attr]
         for _ in range(k * n_per):
             receiver.accept(recv())
+        receiver.finish()
         check_exactly_once([receiver.seen], k, n_per)
 
     def _verify(self, k: int, n_per: int, first: int) -> None:

@@ -45,6 +45,8 @@ class QueueEnd(Endpoint):
                 return retries
             except queue.Full:
                 retries += 1
+                if self.sends_in_thread:
+                    time.sleep(0)  # release the GIL: only the feeder thread can make room
 
     def recv_nowait(self) -> tuple[Any, int]:
         retries = 0
