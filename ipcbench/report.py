@@ -31,8 +31,9 @@ MARKDOWN_NAME = "report.md"
 RECOMMEND_PATTERNS: tuple[str, ...] = ("pingpong", "stream", "fan", "taskqueue")
 HEADLINE_PAIRS: tuple[tuple[str, str], ...] = (("pipe", "queue"), ("pipe_bytes", "pipe"))
 CAPTIONS: dict[str, str] = {
-    "throughput": "Stream throughput per payload size; shaded: 95% bootstrap CI of the median "
-    "over repeats; dashed: floors (no multiprocessing machinery).",
+    "throughput": "Stream throughput per payload size; shaded: exact order-statistic interval "
+    "of the median over repeats (at least 95%; with 5 or fewer repeats only the min-max range, "
+    "93.8% at 5); dashed: floors (no multiprocessing machinery).",
     "latency": "Round-trip latency (pingpong): median p50 over repeats, whisker up to p99.",
     "latency_distribution": "Latency percentiles at one payload size; the log tail scale "
     "spreads p90 ... p99.9 so the tail is visible.",
