@@ -23,10 +23,11 @@ names, so parallel jobs never see each other's processes or files. At most --cpu
 that keep CPUs busy run at once; jobs that mostly wait for a watchdog (hang, stop_*) fill the
 other --jobs slots.
 
-    python bench/fault_matrix.py                    # the whole matrix (~1300 cells, ~12 min
-                                                    # on 2 cores; 32 min one job at a time)
-    python bench/fault_matrix.py --sample 150       # CI: a seeded sample (~2 min), a new seed
-                                                    # each run, printed; --seed S repeats one
+    python bench/fault_matrix.py                    # the whole matrix: 1151 planned cells
+                                                    # (+140 resume cells), ~12 min on 2 cores
+                                                    # (32 min one job at a time: --jobs 1)
+    python bench/fault_matrix.py --sample 150       # CI: a seeded sample (~1.5 min), a new
+                                                    # seed each run, printed; --seed S repeats
     python bench/fault_matrix.py --list             # the cells, without running them
     python bench/fault_matrix.py --scenarios kill,hang --start-methods spawn -t queue -p fan
 
@@ -167,13 +168,26 @@ def _shm() -> set[str]:
 
 def unmarked_shm(before: set[str], settle_s: float = 2.0) -> list[str]:
     """/dev/shm entries that appeared since ``before`` and carry no job's marker (a job's own
-    are checked with the job), once they have had ``settle_s`` to go away."""
+    are checked with the job), once they have had ``settle_s`` to go away. A heap file of a
+    live process that is not ours (``pym-PID-*``: another program's multiprocessing) is not
+    counted; a dead one's is."""
     deadline = time.monotonic() + settle_s
     while True:
-        new = sorted(n for n in _shm() - before if SEM_PREFIX[1:] not in n)
+        new = sorted(n for n in _shm() - before if SEM_PREFIX[1:] not in n and not _foreign(n))
         if not new or time.monotonic() >= deadline:
             return new
         time.sleep(0.1)
+
+
+def _foreign(name: str) -> bool:
+    """Whether a ``pym-PID-*`` entry belongs to a running process outside the matrix."""
+    match = re.match(r"pym-(\d+)-", name)
+    if not match:
+        return False
+    try:
+        return MARKER_ENV not in psutil.Process(int(match.group(1))).environ()
+    except (psutil.Error, OSError):
+        return False
 
 
 def adopt_marker() -> None:
@@ -211,6 +225,7 @@ class Cell:
     case: str
     ok: bool
     problem: str = ""
+    job_s: float = 0.0  # how long the job that ran this cell took (it may run several)
 
 
 def run_batch(
@@ -594,15 +609,20 @@ class Job:
         return per_case_s * len(self.cases)
 
     def run(self, work: Path, timeout_s: float, scenarios: Sequence[str]) -> list[Cell]:
+        started = time.monotonic()
         try:
             if self.scenario in SIGNALS:
                 cells = run_signal(self.scenario, self.cases[0], work)
-                return [c for c in cells if c.scenario in scenarios]
-            return run_batch(self.scenario, self.start_method, timeout_s, work, self.cases)
+                cells = [c for c in cells if c.scenario in scenarios]
+            else:
+                cells = run_batch(self.scenario, self.start_method, timeout_s, work, self.cases)
         except Exception as exc:  # a bug or a hung sweep: every cell of the job failed
             why = f"job failed: {type(exc).__name__}: {str(exc)[:200]}"
             sm = self.start_method
-            return [Cell(self.scenario, sm, label(c), False, why) for c in self.cases]
+            cells = [Cell(self.scenario, sm, label(c), False, why) for c in self.cases]
+        for cell in cells:
+            cell.job_s = round(time.monotonic() - started, 2)
+        return cells
 
 
 def jobs_for(cells: Sequence[Planned]) -> list[Job]:

@@ -565,3 +565,21 @@ def test_matrix_script_runs_parallel_jobs_and_summarizes(tmp_path: Path) -> None
     cells = json.loads(report.read_text())
     assert sorted(c["scenario"] for c in cells) == ["kill", "raise"]
     assert all(c["ok"] for c in cells)
+
+
+def test_whole_run_check_finds_unmarked_leftovers_of_dead_processes() -> None:
+    """What no job's marker names (a heap file of a killed process) is looked for at the end
+    of the run; another live program's is not ours."""
+    before = fault_matrix._shm()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    tag = uuid.uuid4().hex[:8]
+    names = [f"pym-{dead}-{tag}", f"pym-{os.getpid()}-{tag}", f"sem.mpfm{tag}-1"]
+    try:
+        for name in names:
+            Path("/dev/shm", name).write_bytes(b"")
+        found = fault_matrix.unmarked_shm(before, settle_s=0)
+        assert [n for n in found if tag in n] == [names[0]]
+    finally:
+        for name in names:
+            Path("/dev/shm", name).unlink(missing_ok=True)
