@@ -229,3 +229,16 @@ def test_damaged_samples(tmp_path: Path) -> None:
 def test_typed_params_restores_integers() -> None:
     frame = pd.DataFrame({"payload_bytes": [64.0, None], "transport": ["a", "b"]})
     assert loader.typed_params(frame)["payload_bytes"].dtype == "Int64"
+
+
+def test_empty_percentile_cells_load_as_missing(tmp_path: Path) -> None:
+    # latency.latency_columns leaves a percentile None when too few samples support it; the
+    # writer writes an empty cell and the loader reads it as NaN, the other columns intact
+    from ipcbench.latency import latency_columns
+
+    rows = case_rows(params(), 20.0, spread=(1.0, 1.0))
+    for row in rows:
+        row.update(latency_columns(list(range(1000, 1294))))  # 294 samples
+    frame = loader.load(write_run(tmp_path / "m", "r", [rows], with_samples=False))
+    assert frame["lat_p999_us"].isna().all() and frame["lat_p99_us"].isna().all()
+    assert frame["lat_p90_us"].notna().all() and frame["lat_p999_us"].dtype == "float64"
