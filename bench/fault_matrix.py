@@ -651,6 +651,7 @@ def run_jobs(
     at most ``cpu_jobs`` are ones that keep CPUs busy (the others wait for watchdogs)."""
     pending = sorted(enumerate(jobs), key=lambda item: -cost(item[1]))
     running: dict[Future[list[Cell]], Job] = {}
+    cpu_jobs = max(1, cpu_jobs)  # 0 would never start a CPU-bound job
     with ThreadPoolExecutor(max_workers=max(1, max_jobs)) as pool:
         while pending or running:
             while len(running) < max(1, max_jobs):
@@ -671,14 +672,12 @@ def run_jobs(
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog=(
-            "The whole matrix: python bench/fault_matrix.py (every cell, --jobs at a time); "
-            "a sample for CI: --sample 150 (a new seed each run, printed; --seed S repeats it)."
-        ),
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated")
-    parser.add_argument("--start-methods", default=",".join(START_METHODS))
+    parser.add_argument(
+        "--scenarios", default=",".join(SCENARIOS), help="comma-separated (default: all)"
+    )
+    parser.add_argument("--start-methods", default=",".join(START_METHODS), help="(default: all)")
     parser.add_argument("-t", "--transports", help="only these transports (comma-separated)")
     parser.add_argument("-p", "--patterns", help="only these patterns (comma-separated)")
     parser.add_argument("--timeout", type=float, default=2.0, help="--timeout of hung cases")
