@@ -1,25 +1,64 @@
-"""Harness overhead: ipcbench's pipe/pingpong 64 B median vs a minimal hand-written loop.
+"""Harness overhead: ipcbench's figures vs hand-written minimal loops, same run, same placement.
 
-Both run in this one process invocation, alternating (ABAB...) so drift hits both equally,
-with the same CPU placement. Target: ipcbench within 5% of the hand-written loop.
+For each pattern (pingpong, stream), transport (raw_pipe, pipe) and size (64 B, 1 MiB), the
+figure ipcbench reports is compared with the same figure from the simplest honest loop a user
+would write: stamp a sequence number, send, receive, check the sequence number, store a
+timestamp -- nothing else. Rounds alternate (ipcbench sweep, then every hand-written case)
+so drift hits both alike; both use fork and the same CPU placement, and the hand-written
+loop runs as many messages as ipcbench's calibrated batch. Figures:
 
+* pingpong: median round trip (ipcbench ``lat_p50_us``) and msgs/s (ipcbench: the sum of
+  the round-trip samples);
+* stream: msgs/s from the producer's first send to the consumer's last receive.
+
+Overhead is how much slower ipcbench's figure is (positive = ipcbench slower). Target:
+within 5% (issue 17 asks <= 3%).
+
+Usage:
     .venv/bin/python bench/harness_overhead.py [--rounds 5] [--placement same|split|unpinned]
+        [--target-time 0.2] [--patterns pingpong,stream] [--transports raw_pipe,pipe]
+        [--sizes 64,1M]
+
+Example (a quick look; the real measurement uses the defaults):
+    .venv/bin/python bench/harness_overhead.py --rounds 3 --target-time 0.05
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing as mp
 import os
+import random
 import statistics
+import struct
 import tempfile
 import time
+from array import array
+from dataclasses import dataclass
 from typing import Any
 
+from ipcbench.params import parse_size
 from ipcbench.runner import Runner
 from ipcbench.sweep import build_settings
 
-PAYLOAD = b"x" * 64
+SEQ = struct.Struct("<Q")
+TARGET_PCT = 5.0
+
+
+@dataclass(frozen=True)
+class Key:
+    pattern: str
+    transport: str
+    size: int
+
+
+@dataclass
+class Figure:
+    """One measurement: msgs/s, and the median round trip for pingpong."""
+
+    msgs_per_s: float
+    p50_us: float | None = None
 
 
 def _cpus(placement: str) -> tuple[list[int] | None, list[int] | None]:
@@ -31,60 +70,232 @@ def _cpus(placement: str) -> tuple[list[int] | None, list[int] | None]:
     return None, None
 
 
-def _echo(conn: Any, cpus: list[int] | None) -> None:
+# --- hand-written loops: the child side ---------------------------------------------------
+
+
+class RawEnd:
+    """os.pipe fds, frames read into a preallocated buffer (what raw_pipe does)."""
+
+    def __init__(self, r: int, w: int, frame_bytes: int) -> None:
+        self.r, self.w, self.size = r, w, frame_bytes
+        self.buf = bytearray(frame_bytes)
+        self.view = memoryview(self.buf)
+
+    def send(self, frame: Any) -> None:
+        sent = os.write(self.w, frame)
+        while sent < self.size:
+            sent += os.write(self.w, memoryview(frame)[sent:])
+
+    def recv(self) -> memoryview:
+        got = os.readv(self.r, [self.view])
+        while got < self.size:
+            n = os.readv(self.r, [self.view[got:]])
+            if n == 0:
+                raise EOFError
+            got += n
+        return self.view
+
+
+def _child(transport: str, end: Any, control: Any, size: int, cpus: list[int] | None) -> None:
     if cpus:
         os.sched_setaffinity(0, cpus)
+    payload = random.Random(size).randbytes(size)
+    frame = bytearray(SEQ.size + size)
+    frame[SEQ.size :] = payload
+    pack_into, clock = SEQ.pack_into, time.perf_counter_ns
+    send, recv = end.send, end.recv
     while True:
-        msg = conn.recv()
-        if msg is None:
+        cmd = control.recv()
+        if cmd is None:
             return
-        conn.send(msg)
+        pattern, n = cmd
+        if pattern == "pingpong":
+            for _ in range(n):
+                send(recv())
+            control.send(0)
+        elif transport == "raw_pipe":
+            t0 = clock()
+            for seq in range(n):
+                pack_into(frame, 0, seq)
+                send(frame)
+            control.send(t0)
+        else:
+            t0 = clock()
+            for seq in range(n):
+                send((seq, payload))
+            control.send(t0)
 
 
-def hand_written(n: int, placement: str) -> float:
-    """Median round trip in µs of the simplest honest loop: send, recv, timed each."""
+# --- hand-written loops: the parent side --------------------------------------------------
+
+
+def _pingpong(send: Any, recv: Any, raw: bool, payload: bytes, n: int) -> Figure:
+    samples = array("q", bytes(8 * n))
+    clock = time.perf_counter_ns
+    if raw:
+        frame = bytearray(SEQ.size + len(payload))
+        frame[SEQ.size :] = payload
+        pack_into, unpack = SEQ.pack_into, SEQ.unpack_from
+        for seq in range(n):
+            pack_into(frame, 0, seq)
+            t0 = clock()
+            send(frame)
+            echoed = recv()
+            samples[seq] = clock() - t0
+            if unpack(echoed)[0] != seq:
+                raise RuntimeError(f"message {seq}: wrong sequence number")
+    else:
+        for seq in range(n):
+            t0 = clock()
+            send((seq, payload))
+            echoed = recv()
+            samples[seq] = clock() - t0
+            if echoed[0] != seq:
+                raise RuntimeError(f"message {seq}: wrong sequence number")
+    return Figure(n / (sum(samples) / 1e9), statistics.median(samples) / 1e3)
+
+
+def _stream(recv: Any, control: Any, raw: bool, n: int) -> Figure:
+    control.send(("stream", n))
+    if raw:
+        unpack = SEQ.unpack_from
+        for seq in range(n):
+            if unpack(recv())[0] != seq:
+                raise RuntimeError(f"message {seq}: wrong sequence number")
+    else:
+        for seq in range(n):
+            if recv()[0] != seq:
+                raise RuntimeError(f"message {seq}: wrong sequence number")
+    end_ns = time.perf_counter_ns()
+    start_ns = control.recv()
+    return Figure(n / ((end_ns - start_ns) / 1e9))
+
+
+def _channel(ctx: Any, transport: str, size: int) -> tuple[Any, Any]:
+    """(parent end, child end) of a duplex channel."""
+    if transport == "pipe":
+        a, b = ctx.Pipe()
+        return a, b
+    down_r, down_w = os.pipe()
+    up_r, up_w = os.pipe()
+    frame_bytes = SEQ.size + size
+    return RawEnd(up_r, down_w, frame_bytes), RawEnd(down_r, up_w, frame_bytes)
+
+
+def hand_written(key: Key, n: int, placement: str) -> Figure:
+    """One run of the minimal loop in a fresh child: a warm-up of n/4, then n messages."""
     parent_cpus, child_cpus = _cpus(placement)
     ctx = mp.get_context("fork")
-    a, b = ctx.Pipe()
-    child = ctx.Process(target=_echo, args=(b, child_cpus))
+    parent_end, child_end = _channel(ctx, key.transport, key.size)
+    control, child_control = ctx.Pipe()
+    child = ctx.Process(
+        target=_child, args=(key.transport, child_end, child_control, key.size, child_cpus)
+    )
     child.start()
     old = os.sched_getaffinity(0)
     if parent_cpus:
         os.sched_setaffinity(0, parent_cpus)
+    payload = random.Random(key.size).randbytes(key.size)
+    raw = key.transport == "raw_pipe"
     try:
-        for _ in range(200):  # warm-up
-            a.send(PAYLOAD)
-            a.recv()
-        samples = []
-        clock = time.perf_counter_ns
-        for _ in range(n):
-            t0 = clock()
-            a.send(PAYLOAD)
-            a.recv()
-            samples.append(clock() - t0)
+        figure = Figure(0.0)
+        for count in (max(1, n // 4), n):
+            if key.pattern == "pingpong":
+                control.send(("pingpong", count))
+                figure = _pingpong(parent_end.send, parent_end.recv, raw, payload, count)
+                control.recv()
+            else:
+                figure = _stream(parent_end.recv, control, raw, count)
     finally:
         os.sched_setaffinity(0, old)
-        a.send(None)
-        child.join()
-    return statistics.median(samples) / 1e3
+        control.send(None)
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+        _close(parent_end, child_end)
+    return figure
 
 
-def ipcbench_median(placement: str, target_s: float, out_dir: str) -> float:
+def _close(*ends: Any) -> None:
+    for end in ends:
+        if isinstance(end, RawEnd):
+            for fd in (end.r, end.w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        else:
+            end.close()
+
+
+# --- ipcbench ------------------------------------------------------------------------------
+
+
+def ipcbench_round(args: argparse.Namespace, out_dir: str) -> dict[Key, tuple[Figure, int]]:
+    """One sweep of every case (one repeat each, fresh driver processes): figure and n."""
     settings = build_settings(
         {
-            "transports": "pipe",
-            "patterns": "pingpong",
-            "sizes": "64",
-            "placements": placement,
+            "transports": args.transports,
+            "patterns": args.patterns,
+            "sizes": args.sizes,
+            "placements": args.placement,
             "start_methods": "fork",
-            "repeats": 5,
-            "target_time": target_s,
+            "repeats": 1,
+            "target_time": args.target_time,
             "quiet": True,
             "out": out_dir,
         }
     )
-    rows = Runner(settings).run().rows
-    return statistics.median(float(r["lat_p50_us"]) for r in rows if r["status"] == "ok")
+    found: dict[Key, tuple[Figure, int]] = {}
+    for row in Runner(settings).run().rows:
+        if row["status"] != "ok":
+            raise SystemExit(f"ipcbench case failed: {row}")
+        key = Key(row["pattern"], row["transport"], int(row["payload_bytes"]))
+        p50 = row.get("lat_p50_us") if key.pattern == "pingpong" else None
+        figure = Figure(float(row["msgs_per_s"]), None if p50 is None else float(p50))
+        found[key] = (figure, int(row["n_messages"]))
+    return found
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def _overhead_pct(ipc: list[float], hand: list[float], lower_is_better: bool) -> float:
+    a, b = statistics.median(ipc), statistics.median(hand)
+    return 100 * (a / b - 1) if lower_is_better else 100 * (b / a - 1)
+
+
+def report(results: dict[Key, dict[str, list[Figure]]], args: argparse.Namespace) -> None:
+    print(f"placement={args.placement} rounds={args.rounds} target_time={args.target_time}s")
+    print(f"{'case':<30} {'figure':<16} {'ipcbench':>12} {'hand-written':>13} {'overhead':>9}")
+    worst = 0.0
+    for key, sides in sorted(results.items(), key=lambda kv: (kv[0].pattern, kv[0].size)):
+        name = f"{key.pattern} {key.transport} {key.size} B"
+        rows = [
+            (
+                "msgs/s",
+                [f.msgs_per_s for f in sides["ipc"]],
+                [f.msgs_per_s for f in sides["hand"]],
+                False,
+            )
+        ]
+        if key.pattern == "pingpong":
+            rows.insert(
+                0,
+                (
+                    "p50 µs",
+                    [f.p50_us or 0.0 for f in sides["ipc"]],
+                    [f.p50_us or 0.0 for f in sides["hand"]],
+                    True,
+                ),
+            )
+        for label, ipc, hand, lower in rows:
+            pct = _overhead_pct(ipc, hand, lower)
+            worst = max(worst, pct)
+            print(
+                f"{name:<30} {label:<16} {statistics.median(ipc):>12.4g} "
+                f"{statistics.median(hand):>13.4g} {pct:>+8.1f}%"
+            )
+    verdict = "within" if worst <= TARGET_PCT else "OVER"
+    print(f"worst overhead {worst:+.1f}% ({verdict} the {TARGET_PCT:.0f}% target)")
 
 
 def main() -> None:
@@ -92,26 +303,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--placement", default="same", choices=["same", "split", "unpinned"])
     parser.add_argument("--target-time", type=float, default=0.2)
+    parser.add_argument("--patterns", default="pingpong,stream")
+    parser.add_argument("--transports", default="raw_pipe,pipe")
+    parser.add_argument("--sizes", default="64,1M")
     args = parser.parse_args()
-    hand, harness = [], []
-    with tempfile.TemporaryDirectory() as out_dir:
-        for _ in range(args.rounds):
-            harness.append(ipcbench_median(args.placement, args.target_time, out_dir))
-            n = int(5 * args.target_time * 1e6 / max(harness[-1], 1))
-            hand.append(hand_written(n, args.placement))
-    h, b = statistics.median(hand), statistics.median(harness)
-    print(f"placement={args.placement} rounds={args.rounds}")
-    print(
-        f"hand-written pipe round trip, 64 B: median {h:.2f} µs  (rounds: "
-        + ", ".join(f"{x:.2f}" for x in hand)
-        + ")"
-    )
-    print(
-        f"ipcbench pipe/pingpong 64 B:        median {b:.2f} µs  (rounds: "
-        + ", ".join(f"{x:.2f}" for x in harness)
-        + ")"
-    )
-    print(f"overhead: {100 * (b / h - 1):+.1f}%  (target: within 5%)")
+    [parse_size(s) for s in args.sizes.split(",")]  # fail early on a bad size
+    results: dict[Key, dict[str, list[Figure]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            found = ipcbench_round(args, os.path.join(tmp, f"round{r}"))
+            for key, (figure, n) in found.items():
+                sides = results.setdefault(key, {"ipc": [], "hand": []})
+                sides["ipc"].append(figure)
+                sides["hand"].append(hand_written(key, n, args.placement))
+    report(results, args)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ SEQ_BYTES = SEQ.size
 SAMPLE_BUDGET_BYTES = 32 * 1024**2  # bound on the whole messages a batch keeps for checking
 MAX_SAMPLES = 64  # messages kept whole per batch, at most
 MIN_SAMPLE_PERIOD = 128  # at most one kept message per this many: its copy stays below 1%
+MALFORMED = (TypeError, IndexError, KeyError)  # what indexing a message that is no tuple raises
 
 
 def bytes_template(payload_bytes: int) -> bytes:
@@ -175,6 +176,26 @@ class Verifier:
         self._seq(self.open_frame(frame))
         self.expected += 1
 
+    def frame_in_order(self, frame: bytes | bytearray | memoryview) -> None:
+        """Length and sequence number only, no content (a timed call that keeps no sample)."""
+        if (
+            len(frame) != SEQ_BYTES + self.check.length
+            or SEQ.unpack_from(frame)[0] != self.expected
+        ):
+            self.frame(frame)  # raises, naming the fault
+        self.expected += 1
+
+    def message_in_order(self, msg: Any) -> None:
+        """Length and sequence number only, no content (a timed call that keeps no sample)."""
+        try:
+            ok = msg[0] == self.expected and len(msg[1]) == self.check.length
+        except MALFORMED:
+            ok = False
+        if not ok:
+            self.message(msg)  # raises, naming the fault
+        else:
+            self.expected += 1
+
     def whole(self, msg: Any, bytes_wire: bool) -> int:
         """Check one message in full except its place in the sequence; return its seq. Errors
         name the message's own sequence number."""
@@ -261,9 +282,6 @@ class BatchCheck:
         self.sample.verify(self.verifier)
         if last is not None:
             self.verifier.whole(last, self.bytes_wire)
-
-
-MALFORMED = (TypeError, IndexError, KeyError)  # what indexing a message that is no tuple raises
 
 
 def receive_frames(recv: Any, batch: BatchCheck) -> Any:

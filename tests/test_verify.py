@@ -273,3 +273,17 @@ def test_fan_receiver_without_a_sample_checks_every_message_in_full() -> None:
     receiver.accept((fan_seq(0, 0), payload))
     with pytest.raises(DeliveryError, match="corrupted: byte 512 differs"):
         receiver.accept(_damage((fan_seq(0, 1), payload), "corrupt"))
+
+
+@pytest.mark.parametrize(("kind", "wire"), [("bytes", "bytes"), ("object", "object")])
+def test_in_order_checks_sequence_and_length_only(kind: str, wire: str) -> None:
+    check, msgs = _batch_msgs(kind, wire, 4)
+    verifier = Verifier(check)
+    step = verifier.frame_in_order if wire == "bytes" else verifier.message_in_order
+    step(msgs[0])
+    step(_damage(msgs[1], "corrupt"))  # content is not looked at
+    with pytest.raises(DeliveryError, match="message 2: truncated"):
+        step(_damage(msgs[2], "truncate"))
+    verifier.expected = 3
+    with pytest.raises(DeliveryError, match="message 3: out of order or duplicated"):
+        step(msgs[1])
