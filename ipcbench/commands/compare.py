@@ -42,7 +42,7 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> argparse.ArgumentParse
             "Match cases across result sets by their parameters and show, for each set after "
             "the first (A), the time ratio to A: > 1 means slower than A (latency ratio, or "
             "inverse throughput ratio). Interval: exact Hodges-Lehmann interval of the ratio "
-            "with its real confidence level (a 'range' where too few repeats allow 95%%). "
+            "with its real confidence level (a 'range' where too few repeats allow 95%). "
             "p: Mann-Whitney U on the repeats; q: Benjamini-Hochberg adjusted over the cases "
             "compared with each set. A case is called slower/faster ('*') only when q < 0.05, "
             "the interval excludes 1 and the ratio differs from 1 by at least --min-effect "

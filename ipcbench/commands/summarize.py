@@ -38,8 +38,8 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> argparse.ArgumentParse
             "Summarise result files, one line per case. 'median' is the median over ok repeats "
             "of the case's primary figure (latency p50 in us for pingpong/proxy_ops, msgs/s "
             "otherwise) with its exact order-statistic interval and that interval's real "
-            "confidence level (a 'range' when too few repeats reach 95%%: 5 repeats give "
-            "min-max at 93.8%%); p50/p99 [us] pool every message's latency from the samples "
+            "confidence level (a 'range' when too few repeats reach 95%: 5 repeats give "
+            "min-max at 93.8%); p50/p99 [us] pool every message's latency from the samples "
             "file and stay empty when too few samples support them (p99 needs 1000: at least "
             "10 beyond it); CV is stdev/mean over repeats."
         ),
