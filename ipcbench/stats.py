@@ -184,7 +184,10 @@ def bootstrap_ci_median(
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
 ) -> tuple[float, float]:
-    """Percentile-bootstrap confidence interval of the median; reproducible for a given seed."""
+    """Percentile-bootstrap interval of the median; reproducible for a given seed.
+
+    Kept for callers only: at small n it overclaims (3 or 5 values: always [min, max], whose
+    real level is 75 % / 93.75 %, not ``confidence``). ipcbench uses ``median_interval``."""
     import numpy as np
 
     if len(values) == 0:
@@ -202,6 +205,8 @@ def bootstrap_ci_ratio(
     seed: int = 0,
 ) -> tuple[float, float]:
     """Bootstrap CI of ``prod(median(n) for n in numerators) / prod(median(d) ...)``.
+
+    Kept for callers; ``compare`` uses ``ratio_interval`` (exact level at small n).
 
     Each group is resampled independently. One numerator and one denominator give the plain
     ratio of medians ``median(b) / median(a)``; two of each give a ratio of ratios, as used by
