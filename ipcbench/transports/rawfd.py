@@ -37,21 +37,23 @@ class RawFdEnd(Endpoint):
         self.in_fd = self.in_conn.fileno() if self.in_conn is not None else -1
         self.buf = bytearray(self.frame_bytes)
         self.view = memoryview(self.buf)
+        self.whole = [self.view]
         self._ready = True
 
     def send(self, frame: Any) -> None:
         if not self._ready:
             self._open()
-        view = memoryview(frame)
-        sent = os.write(self.out_fd, view)
-        while sent < len(view):
-            sent += os.write(self.out_fd, view[sent:])
+        sent = os.write(self.out_fd, frame)  # one call, no view, unless the write was partial
+        if sent < len(frame):
+            view = memoryview(frame)
+            while sent < len(view):
+                sent += os.write(self.out_fd, view[sent:])
 
     def recv(self) -> memoryview:
         """The next frame, as a view of the internal buffer (valid until the next recv)."""
         if not self._ready:
             self._open()
-        got = 0
+        got = os.readv(self.in_fd, self.whole)  # the whole buffer: no slice for a full read
         size = self.frame_bytes
         while got < size:
             n = os.readv(self.in_fd, [self.view[got:]])
