@@ -195,6 +195,7 @@ class Session:
 
     duplex: ClassVar[bool] = True
     role: ClassVar[str] = "echo"
+    keeps_sample: ClassVar[bool] = True  # the driver receives timed messages itself
 
     def __init__(
         self,
@@ -215,7 +216,9 @@ class Session:
         self.channel: Channel | None = None
         self.controls: list[Any] = []
         self.next_seq = 0
-        self.sample = ContentSample(self.check, transport.wire)  # slots allocated now, untimed
+        # whole messages kept in timed batches: slots allocated now, untimed (fan: children)
+        wire = transport.wire if self.keeps_sample else "object"
+        self.sample = ContentSample(self.check, wire)
 
     def batch_check(self, first: int, n: int, wire: str | None = None) -> BatchCheck:
         """The checks of a timed batch (sequence and length in the loop, content after)."""

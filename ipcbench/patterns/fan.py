@@ -37,6 +37,7 @@ JOIN_START_S = 1.0  # taskqueue: at most this long for the join() waiter thread 
 
 class Fan(Session):
     duplex = False
+    keeps_sample = False  # the consumers (children) keep their own
     join_stalled = False  # taskqueue: join() gave up (the end rounds need not wait again)
 
     def start(self) -> None:
