@@ -130,9 +130,13 @@ def _format(value: Any) -> str:
 class ResultWriter:
     """Appends rows to a run's CSV and samples file, flushing after every case."""
 
-    def __init__(self, paths: RunPaths, *, resume: bool = False) -> None:
+    def __init__(self, paths: RunPaths, *, resume: bool = False, claimed: bool = False) -> None:
+        """``resume``: append to an existing run's CSV. ``claimed``: the CSV was created empty
+        by this run (exclusively, so no other run writes it) and gets its header now."""
         self.paths = paths
         exists = paths.csv.exists()
+        if claimed and exists and paths.csv.stat().st_size == 0:
+            exists = False
         if exists and not resume:
             raise IpcbenchError(f"{paths.csv} already exists; refusing to overwrite it")
         if exists and not _ends_with_newline(paths.csv):  # appending would glue rows together

@@ -96,13 +96,41 @@ def check_folder(
 
 
 def new_run_paths(folder: Path) -> RunPaths:
+    """The first free ``<stamp>[-N].csv`` name (nothing is created; see create_run_files)."""
     stamp = metadata.utc_stamp()
     paths = RunPaths.for_csv(folder / f"{stamp}.csv")
     suffix = 1
-    while paths.csv.exists():  # never overwrite: two runs in one second get -1, -2, ...
+    while _taken(paths):  # never overwrite: two runs in one second get -1, -2, ...
         paths = RunPaths.for_csv(folder / f"{stamp}-{suffix}.csv")
         suffix += 1
     return paths
+
+
+def _taken(paths: RunPaths) -> bool:
+    return any(path.exists() for path in (paths.csv, paths.meta, paths.samples))
+
+
+def create_run_files(folder: Path, attempts: int = 1000) -> RunPaths:
+    """Claim a new run's CSV name by creating the file exclusively (O_EXCL).
+
+    Two runs started at once in the same folder may both find ``<stamp>.csv`` free; only one
+    can create it, the other takes the next name, so they never share (or mix rows in) a file.
+    The CSV is created empty; ResultWriter writes its header.
+    """
+    for _ in range(attempts):
+        paths = new_run_paths(folder)
+        try:
+            fd = os.open(paths.csv, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            continue  # another run took this name between the check and the create
+        except OSError as exc:
+            raise IpcbenchError(
+                f"cannot write results to {folder}: {exc.strerror or exc}; "
+                "pass a writable --out DIR"
+            ) from None
+        os.close(fd)
+        return paths
+    raise IpcbenchError(f"cannot find a free run file name in {folder}")
 
 
 def _become_subreaper() -> None:
@@ -232,14 +260,13 @@ class Runner:
                 "no case applies to the chosen transports and patterns; "
                 "see 'ipcbench list' for what each transport supports"
             )
-        self._warn_if_noisy()
-        paths, schedule = self._open_run()
+        paths, schedule = self._open_run()  # refusals first: before any warning or note
         _become_subreaper()
         _start_resource_tracker()
         rows: list[dict[str, Any]] = []
         progress = Progress(len(schedule), quiet=self.settings.quiet)
         interrupted = False
-        writer = ResultWriter(paths, resume=self.resume is not None)
+        writer = ResultWriter(paths, resume=self.resume is not None, claimed=self.resume is None)
         try:
             with _private_tmpdir(), _interruptible():
                 try:
@@ -295,10 +322,12 @@ class Runner:
         existing files and only the case runs missing from them."""
         order = schedule(self.cases, self.settings.repeats, self.seed)
         if self.resume is None:
-            paths = new_run_paths(prepare_out_dir(self.settings.out_dir, self.machine_id))
+            paths = create_run_files(prepare_out_dir(self.settings.out_dir, self.machine_id))
+            self._warn_if_noisy()
         else:
             paths, folder = self.resume.paths, self.resume.paths.csv.parent
             check_folder(folder, f"make {folder} writable", "free space there, then resume")
+            self._warn_if_noisy()
             total = len(order)
             order = self.resume.remaining(order)
             self._ended.update(self.resume.ended(self.cases))

@@ -197,3 +197,81 @@ def _processes_with(marker: str) -> list[int]:
         except (psutil.Error, OSError):
             continue
     return found
+
+
+# --- a refusal comes before any warning, and is the only line --------------------------------
+
+NOISY = "this machine looks noisy (made so by the test)"
+TINY_RUN = ["-t", "memcpy", "-p", "stream", "-s", "8", "--repeats", "1", "--warmups", "0"]
+
+
+@pytest.fixture
+def noisy_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The noise check says 'busy' whatever this machine is doing."""
+    from ipcbench import metadata
+
+    monkeypatch.setattr(metadata, "noise_warning", lambda: NOISY)
+
+
+def _main_stderr(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
+    from ipcbench import cli
+
+    code = cli.main(list(args))
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+def test_noisy_stand_in_does_warn(
+    noisy_machine: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without this the refusal tests below would prove nothing."""
+    code, err = _main_stderr(
+        capsys, "run", *TINY_RUN, "--target-time", "0.001", "-o", str(tmp_path)
+    )
+    assert code == 0 and f"warning: {NOISY}" in err
+
+
+def _full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from ipcbench import runner
+
+    usage = shutil.disk_usage("/")
+    monkeypatch.setattr(runner.shutil, "disk_usage", lambda _: usage._replace(free=1024))
+
+
+@pytest.mark.parametrize("fault", ["missing", "full"])
+def test_refusal_is_the_only_line_on_a_noisy_machine(
+    noisy_machine: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    fault: str,
+) -> None:
+    out = tmp_path / "results"
+    if fault == "missing":  # the folder cannot be created: a file is in the way
+        (tmp_path / "blocker").write_text("")
+        out = tmp_path / "blocker" / "results"
+    else:
+        _full_disk(monkeypatch)
+    code, err = _main_stderr(capsys, "run", *TINY_RUN, "-o", str(out))
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith("ipcbench: error: ")
+    assert not list(tmp_path.rglob("*.csv")) and not list(tmp_path.rglob("*.json"))
+
+
+def test_resume_refusal_is_the_only_line_on_a_noisy_machine(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _ = _main_stderr(
+        capsys, "run", *TINY_RUN, "--target-time", "0.001", "-q", "-o", str(tmp_path)
+    )
+    assert code == 0
+    csv_path = next(tmp_path.rglob("*.csv"))
+    before = csv_path.read_bytes()
+    from ipcbench import metadata
+
+    monkeypatch.setattr(metadata, "noise_warning", lambda: NOISY)
+    _full_disk(monkeypatch)
+    code, err = _main_stderr(capsys, "run", "--resume", str(csv_path))
+    assert code == 2 and len(err) == 1 and "less than 50 MiB free" in err[0], err
+    assert csv_path.read_bytes() == before
