@@ -13,15 +13,16 @@ from __future__ import annotations
 import base64
 import html
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ipcbench import plots, stats
+from ipcbench import plots, ranking, stats
 from ipcbench.params import human_size
 
 ALPHA = 0.05
@@ -127,261 +128,563 @@ def _join(values: Iterable[Any], sep: str = " ") -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Case tables: per (size, processes) the ok-repeat values of each transport
+# Analysis: every ranking and every comparison a sentence states, tested as one family
+
+
+SETTING_DIMS: tuple[str, ...] = ("payload_kind", "start_method", "placement")
+PREFERRED_SETTING: dict[str, str] = {"payload_kind": "bytes", "placement": "unpinned"}
+PROXY_TARGET_BYTES = 64  # Manager dict/list sharing moves small values
+PROXY_MAX_BYTES = 4096
+PLACEMENT_TARGET_BYTES = 64
 
 
 @dataclass(frozen=True)
-class Ranked:
-    """Transports at one (pattern, size, producers, consumers), best first."""
+class Stated:
+    """A comparison a finding states, with what it is about (``kind`` and ``about``)."""
 
-    pattern: str
-    payload_bytes: int
-    producers: int
-    consumers: int
-    metric: str
-    higher_is_better: bool
-    values: dict[str, list[float]]  # transport -> ok repeat values, best median first
+    kind: str  # "pair", "floor", "placement", "proxy"
+    group: ranking.Group
+    comparison: ranking.Comparison
 
 
-def ranked_cases(df: pd.DataFrame, pattern: str, floors: bool = False) -> list[Ranked]:
-    """Rank transports by the pattern's primary metric at every size and process count."""
-    metric, higher = stats.primary_metric(pattern)
-    rows, _ = plots.fix_dims(
-        plots.pattern_rows(df, pattern),
-        keep=("transport", "payload_bytes", "producers", "consumers"),
+@dataclass(frozen=True)
+class Analysis:
+    """Rankings of every like-for-like group of the recommended patterns and the extra
+    comparisons the findings state: all of them one Benjamini-Hochberg family."""
+
+    rankings: list[ranking.Ranking]
+    stated: list[Stated]
+
+    def of(self, kind: str) -> list[Stated]:
+        return [s for s in self.stated if s.kind == kind]
+
+
+def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return df.to_dict("records") if not df.empty else []
+
+
+def analyse(df: pd.DataFrame) -> Analysis:
+    """Rank, compare and adjust everything the report says about this machine at once."""
+    rows = records(df)
+    groups = ranking.groups(rows, RECOMMEND_PATTERNS)
+    pending: list[tuple[str, ranking.Group, ranking.Comparison]] = []
+    pending += [("pair", g, c) for g, c in _pair_comparisons(groups)]
+    pending += [("floor", g, c) for g, c in _floor_comparisons(rows)]
+    pending += [("placement", g, c) for g, c in _placement_comparisons(rows)]
+    pending += [("proxy", g, c) for g, c in _proxy_comparisons(rows)]
+    rankings, adjusted = ranking.rank_groups(groups, [c for _, _, c in pending])
+    stated = [Stated(k, g, c) for (k, g, _), c in zip(pending, adjusted, strict=True)]
+    return Analysis(rankings, stated)
+
+
+def main_setting(groups: Sequence[ranking.Group]) -> dict[str, str]:
+    """The setting (payload kind, start method, placement) findings speak about: bytes and
+    unpinned when measured, else the most common; the start method most common."""
+    chosen: dict[str, str] = {}
+    pool = list(groups)
+    for dim in SETTING_DIMS:
+        counts = Counter(g.get(dim) for g in pool)
+        if not counts:
+            break
+        value = PREFERRED_SETTING.get(dim, "")
+        chosen[dim] = value if value and value in counts else counts.most_common(1)[0][0]
+        pool = [g for g in pool if g.get(dim) == chosen[dim]]
+    return chosen
+
+
+def _plain(group: ranking.Group, setting: Mapping[str, str]) -> bool:
+    """1 x 1, no op, unbounded, no offered load, in ``setting``."""
+    return (
+        group.shape == (1, 1)
+        and not group.get("op")
+        and not group.get("maxsize")
+        and not group.get("offered_load")
+        and all(group.get(d) == v for d, v in setting.items())
     )
-    if not floors:
-        rows = rows[~rows["transport"].isin(plots.FLOORS)]
-    rows = rows[(rows["status"] == "ok") & rows[metric].notna()] if metric in rows else rows[:0]
+
+
+def headline_groups(groups: Sequence[ranking.Group], pattern: str) -> list[ranking.Group]:
+    """The plain 1 x 1 groups of a pattern in its main setting, smallest size first."""
+    mine = [g for g in groups if g.pattern == pattern]
+    setting = main_setting(mine)
+    return sorted((g for g in mine if _plain(g, setting)), key=lambda g: g.payload_bytes)
+
+
+def _ends(items: Sequence[ranking.Group]) -> list[ranking.Group]:
+    return list(items[:1]) + list(items[-1:]) if len(items) > 1 else list(items)
+
+
+def _pair_comparisons(
+    groups: Sequence[ranking.Group],
+) -> list[tuple[ranking.Group, ranking.Comparison]]:
     out = []
-    for (size, prod, cons), grp in rows.groupby(["payload_bytes", "producers", "consumers"]):
-        values = {str(t): [float(v) for v in g[metric]] for t, g in grp.groupby("transport")}
-        order = sorted(values, key=lambda t: stats.median(values[t]), reverse=higher)
-        out.append(
-            Ranked(
-                pattern,
-                int(size),
-                int(prod),
-                int(cons),
-                metric,
-                higher,
-                {t: values[t] for t in order},
-            )
-        )
+    for pattern in ("pingpong", "stream"):
+        for g in headline_groups(groups, pattern)[:1]:
+            out += [
+                (g, ranking.compare_in(g, a, b))
+                for a, b in HEADLINE_PAIRS
+                if {a, b} <= set(g.values)
+            ]
     return out
 
 
-def margin(ranked: Ranked, better: str, worse: str) -> tuple[float, float]:
-    """(factor by which ``better`` beats ``worse`` (>= 1 if it does), Mann-Whitney p)."""
-    a, b = stats.median(ranked.values[better]), stats.median(ranked.values[worse])
-    factor = (a / b if ranked.higher_is_better else b / a) if a and b else math.nan
-    p_value = stats.mann_whitney_u(ranked.values[better], ranked.values[worse]).p_value
-    return factor, p_value
+def _floor_comparisons(
+    rows: Sequence[Mapping[str, Any]],
+) -> list[tuple[ranking.Group, ranking.Comparison]]:
+    """At the largest stream size (main setting, 1 x 1): every channel against the fastest
+    raw floor of the same group."""
+    heads = headline_groups(ranking.groups(rows, ["stream"], floors=True), "stream")
+    if not heads:
+        return []
+    g = heads[-1]
+    floors = [t for t in g.values if ranking.is_floor(t)]
+    if not floors:
+        return []
+    floor = max(floors, key=lambda t: stats.median(g.values[t]))
+    return [(g, ranking.compare_in(g, t, floor)) for t in g.values if not ranking.is_floor(t)]
 
 
-def fmt_metric(value: float, metric: str) -> str:
-    if metric.endswith("_us"):
-        return f"{_num(value)} \u00b5s"
-    if metric == "mb_per_s":
-        return f"{_num(value)} MB/s"
-    if metric == "msgs_per_s":
-        return f"{_si(value)} msgs/s"
-    return _num(value)
+def _placement_comparisons(
+    rows: Sequence[Mapping[str, Any]],
+) -> list[tuple[ranking.Group, ranking.Comparison]]:
+    """Per channel at the pingpong size nearest 64 B: 'split' against 'same' (else
+    'unpinned'), everything else equal. The group returned is the split one; ``first`` and
+    ``second`` are the two placements' channel names tagged 'transport@placement'."""
+    found = ranking.groups(rows, ["pingpong"], floors=True)
+    placements = {g.get("placement") for g in found}
+    other = next((p for p in ("same", "unpinned") if p in placements), None)
+    if "split" not in placements or other is None:
+        return []
+    sizes = {g.payload_bytes for g in found if g.get("placement") == "split"}
+    size = plots.nearest_size(sizes, PLACEMENT_TARGET_BYTES)
+    by_key = {(g.key, g.get("placement")): g for g in found}
+    out = []
+    for g in found:
+        if g.get("placement") != "split" or g.payload_bytes != size or g.shape != (1, 1):
+            continue
+        twin_key = tuple((d, other if d == "placement" else v) for d, v in g.key)
+        twin = by_key.get((twin_key, other))
+        if twin is None:
+            continue
+        for t in sorted(set(g.values) & set(twin.values)):
+            if t in ranking.IN_PROCESS_FLOORS:
+                continue
+            c = ranking.compare(t, g.values[t], t, twin.values[t], g.higher_is_better)
+            out.append((g, replace(c, second=f"{t}@{other}")))
+    return out
 
 
-def _num(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+def _proxy_comparisons(
+    rows: Sequence[Mapping[str, Any]],
+) -> list[tuple[ranking.Group, ranking.Comparison]]:
+    """Each Manager proxy operation (proxy_ops, one client) at the small size against a Pipe
+    round trip of the same size, payload kind, start method and placement. ``first`` is
+    'transport op'; the group is the proxy operation's."""
+    proxies = ranking.groups(rows, ["proxy_ops"])
+    size = _proxy_size(proxies)
+    if size is None:
+        return []
+    pipes = {
+        _setting_key(g): g
+        for g in ranking.groups(rows, ["pingpong"])
+        if g.payload_bytes == size and _plain_shape(g)
+    }
+    out = []
+    setting = main_setting(proxies)
+    for g in proxies:
+        if g.payload_bytes != size or any(g.get(d) != v for d, v in setting.items()):
+            continue
+        pipe = pipes.get(_setting_key(g))
+        for t, values in g.values.items():
+            name = f"{t} {g.get('op')}".strip()
+            if pipe is None or "pipe" not in pipe.values:
+                out.append(
+                    (g, ranking.Comparison(name, "pipe", math.nan, stats.NAN_INTERVAL, math.nan))
+                )
+                continue
+            out.append((g, ranking.compare(name, values, "pipe", pipe.values["pipe"], False)))
+    return out
 
 
-def _si(value: float) -> str:
-    for factor, suffix in ((1e6, "M"), (1e3, "k")):
-        if abs(value) >= factor:
-            return f"{value / factor:.3g}{suffix}"
-    return f"{value:.3g}"
+def _proxy_size(proxies: Sequence[ranking.Group]) -> int | None:
+    small = [g.payload_bytes for g in proxies if g.payload_bytes <= PROXY_MAX_BYTES]
+    return plots.nearest_size(small, PROXY_TARGET_BYTES) if small else None
 
 
-def _significance(p_value: float) -> str:
-    return f"p = {p_value:.2g}" if p_value < ALPHA else f"not significant, p = {p_value:.2g}"
+def _plain_shape(group: ranking.Group) -> bool:
+    return group.shape == (1, 1) and not group.get("op") and not group.get("maxsize")
+
+
+def _setting_key(group: ranking.Group) -> tuple[str, ...]:
+    return tuple(group.get(d) for d in SETTING_DIMS)
 
 
 # ---------------------------------------------------------------------------------------------
 # Key findings
 
+TEST_TEXT = "Mann-Whitney on the repeats, Benjamini-Hochberg q < 0.05 over the report, at least 5%"
+WHAT: dict[str, str] = {"pingpong": "round-trip latency", "stream": "throughput"}
 
-def key_findings(df: pd.DataFrame) -> list[str]:
-    """Short sentences computed from the data (comparisons at the smallest and largest sizes)."""
+
+def key_findings(df: pd.DataFrame, analysis: Analysis | None = None) -> list[str]:
+    """Sentences that each follow from a test on the data (see the module's tests)."""
+    analysis = analysis or analyse(df)
     findings: list[str] = []
-    for pattern, what in (("pingpong", "round-trip latency"), ("stream", "throughput")):
-        ranked = ranked_cases(df, pattern)
-        ranked = [r for r in ranked if (r.producers, r.consumers) == (1, 1)] or ranked
-        if not ranked:
-            continue
-        ends = [ranked[0], ranked[-1]] if len(ranked) > 1 else ranked[:1]
-        findings.extend(_best_worst(r, what) for r in ends if len(r.values) > 1)
-        findings.extend(
-            _pair_sentence(r, a, b)
-            for r in ends[:1]
-            for a, b in HEADLINE_PAIRS
-            if a in r.values and b in r.values
-        )
-    findings.extend(_floor_finding(df))
-    findings.extend(_proxy_finding(df))
-    findings.extend(_placement_finding(df))
+    for pattern in ("pingpong", "stream"):
+        heads = headline_groups([r.group for r in analysis.rankings], pattern)
+        by_key = {r.group.key: r for r in analysis.rankings}
+        findings += [ranking_sentence(by_key[g.key]) for g in _ends(heads) if len(g.values) > 1]
+        findings += [pair_sentence(s) for s in analysis.of("pair") if s.group.pattern == pattern]
+    findings += floor_findings(analysis.of("floor"))
+    findings += proxy_findings(analysis.of("proxy"), df)
+    findings += placement_findings(analysis.of("placement"))
     return findings or ["no finding: no successful pingpong, stream or proxy_ops rows"]
 
 
-def _best_worst(r: Ranked, what: str) -> str:
-    names = list(r.values)
-    best, worst = names[0], names[-1]
-    factor, p_value = margin(r, best, worst)
-    return (
-        f"At {human_size(r.payload_bytes)}, {best} has the best {what} "
-        f"({fmt_metric(stats.median(r.values[best]), r.metric)}), {factor:.1f}\u00d7 "
-        f"{'faster' if factor >= 1 else 'slower'} than {worst} "
-        f"({fmt_metric(stats.median(r.values[worst]), r.metric)}; {_significance(p_value)})."
-    )
+def _at(group: ranking.Group) -> str:
+    return f"At {human_size(group.payload_bytes)} ({group.setting()})"
 
 
-def _pair_sentence(r: Ranked, a: str, b: str) -> str:
-    factor, p_value = margin(r, a, b)
-    if factor < 1:
-        a, b, factor = b, a, 1 / factor
-    if not p_value < ALPHA:  # a difference the repeats cannot tell from noise is no finding
+def _figure(entry: ranking.Entry, metric: str) -> str:
+    return ranking.fmt_metric(entry.median, metric)
+
+
+def _pq(c: ranking.Comparison) -> str:
+    return f"p = {c.p_value:.2g}, {ranking.fmt_q(c.q_value)}"
+
+
+def ranking_sentence(r: ranking.Ranking) -> str:
+    """'X has the best ...' only for a winner; otherwise the tie group as a tie."""
+    g, metric = r.group, r.group.metric
+    what = WHAT.get(g.pattern, metric)
+    if r.winner is not None:
+        up = r.runner_up
+        assert up is not None and up.vs_best is not None
         return (
-            f"{a} and {b} do not differ significantly at {human_size(r.payload_bytes)} on "
-            f"this CPU ({r.pattern}: medians {factor:.1f}\u00d7 apart, p = {p_value:.2g})."
+            f"{_at(g)}, {r.winner} has the best {what} ({_figure(r.best, metric)}; "
+            f"{ranking.interval_text(r.best, metric)}), {ranking.fmt_factor(up.vs_best.factor)} "
+            f"faster than the runner-up {up.transport} ({_figure(up, metric)}; {_pq(up.vs_best)})."
         )
-    return (
-        f"{a} is {factor:.1f}\u00d7 faster than {b} at {human_size(r.payload_bytes)} on "
-        f"this CPU ({r.pattern}, {_significance(p_value)})."
-    )
-
-
-def _floor_finding(df: pd.DataFrame) -> list[str]:
-    ranked = ranked_cases(df, "stream", floors=True)
-    ranked = [r for r in ranked if (r.producers, r.consumers) == (1, 1)]
-    if not ranked:
-        return []
-    r = ranked[-1]
-    floors = [f for f in ("raw_socketpair", "raw_pipe") if f in r.values]
-    real = [t for t in r.values if t not in plots.FLOORS]
-    if not floors or not real:
-        return []
-    best, floor = real[0], max(floors, key=lambda f: stats.median(r.values[f]))
-    share = stats.median(r.values[best]) / stats.median(r.values[floor])
-    return [
-        f"At {human_size(r.payload_bytes)}, the fastest transport ({best}) reaches "
-        f"{share:.0%} of the {floor} floor's throughput: the rest is the cost of the "
-        "multiprocessing machinery."
-    ]
-
-
-def _proxy_finding(df: pd.DataFrame) -> list[str]:
-    pings = {r.payload_bytes: r for r in ranked_cases(df, "pingpong")}
-    rows, _ = plots.fix_dims(plots.pattern_rows(df, "proxy_ops"), keep=("transport", "op"))
-    ok = rows[(rows["status"] == "ok") & rows["lat_p50_us"].notna()]
-    if ok.empty:
-        return []
-    per_op = ok.groupby(["transport", "op"])["lat_p50_us"].median().sort_values()
-    (transport, op), cheapest = next(iter(per_op.items()))
-    (t_max, op_max), dearest = list(per_op.items())[-1]
+    tied = [r.entry(t) for t in r.tie_group]
+    figures = ranking.names_text([_figure(e, metric) for e in tied if e is not None])
+    closest = r.runner_up
+    assert closest is not None and closest.vs_best is not None
     text = (
-        f"Manager proxy operations cost {cheapest:.3g} \u00b5s ({transport} {op}) to "
-        f"{dearest:.3g} \u00b5s ({t_max} {op_max}) each (p50)"
+        f"{_at(g)}, {ranking.names_text(list(r.tie_group))} do not differ significantly in "
+        f"{what} ({figures}; {closest.transport} vs {r.best.transport}: "
+        f"{ranking.fmt_factor(closest.vs_best.factor)}, {_pq(closest.vs_best)}): no single "
+        "channel is best."
     )
-    size = int(ok["payload_bytes"].iloc[0])
-    ping = pings.get(size)
-    if ping is not None and "pipe" in ping.values:
-        rtt = stats.median(ping.values["pipe"])
-        text += f", {cheapest / rtt:.1f}\u00d7 to {dearest / rtt:.1f}\u00d7 a Pipe round trip"
-    return [text + f" at {human_size(size)}."]
+    rest = [e for e in r.entries if e.transport not in r.tie_group]
+    if rest and rest[0].vs_best is not None:
+        text += (
+            f" The next, {rest[0].transport}, is {ranking.fmt_factor(rest[0].vs_best.factor)} "
+            f"slower than {r.best.transport} ({_pq(rest[0].vs_best)})."
+        )
+    return text
 
 
-def _placement_finding(df: pd.DataFrame) -> list[str]:
-    """Split (parent and child on different CPUs) vs same CPU (else unpinned) round trips."""
-    rows = plots.pattern_rows(df, "pingpong")
-    rows = rows[(rows["status"] == "ok") & ~rows["transport"].isin(plots.IN_PROCESS_FLOORS)]
-    placements = set(rows["placement"])
-    other = next((p for p in ("same", "unpinned") if p in placements), None)
-    if "split" not in placements or other is None:
+def pair_sentence(s: Stated) -> str:
+    c, g = s.comparison, s.group
+    faster, slower = (c.first, c.second) if c.time_ratio < 1 else (c.second, c.first)
+    where = f"at {human_size(g.payload_bytes)} on this CPU ({g.pattern}; {g.setting()}"
+    if not c.differs:
+        return (
+            f"{faster} and {slower} do not differ significantly {where}: medians "
+            f"{ranking.fmt_factor(c.factor)} apart, {_pq(c)})."
+        )
+    return f"{faster} is {ranking.fmt_factor(c.factor)} faster than {slower} {where}; {_pq(c)})."
+
+
+def floor_findings(stated: Sequence[Stated]) -> list[str]:
+    """The best multiprocessing channel against the raw floor; peers above the floor said
+    plainly (the floor is no floor for them); nothing claimed above 100 %."""
+    if not stated:
         return []
-    rows = rows[rows["placement"].isin(["split", other])]
-    size = plots.nearest_size(rows["payload_bytes"], 64)
-    rows, _ = plots.fix_dims(rows[rows["payload_bytes"] == size], keep=("transport", "placement"))
-    p50 = rows.groupby(["transport", "placement"])["lat_p50_us"].median().unstack().dropna()
-    if p50.empty or not {other, "split"} <= set(p50.columns):
+    g = stated[0].group
+    floor = stated[0].comparison.second
+    out = []
+    mp = [s.comparison for s in stated if not ranking.is_peer(s.comparison.first)]
+    if mp:
+        best = min(mp, key=lambda c: c.time_ratio)
+        share = 1 / best.time_ratio
+        if best.decision == "slower":
+            out.append(
+                f"{_at(g)}, the fastest multiprocessing channel ({best.first}) reaches "
+                f"{share:.0%} of the {floor} floor's throughput ({_pq(best)}): the other "
+                f"{1 - share:.0%} is what multiprocessing adds on top of the bare kernel "
+                "copy at this size."
+            )
+        elif best.decision == "tie":
+            out.append(
+                f"{_at(g)}, the fastest multiprocessing channel ({best.first}) does not "
+                f"differ significantly from the {floor} floor ({share:.0%} of its throughput, "
+                f"{_pq(best)}): no cost of multiprocessing is measurable at this size."
+            )
+        else:
+            out.append(
+                f"{_at(g)}, {best.first} moves {share:.0%} of the {floor} floor's throughput "
+                f"({_pq(best)}): above 100%, so {floor} is not a floor here and says "
+                "nothing about multiprocessing's cost."
+            )
+    for c in stated:
+        peer = c.comparison
+        if ranking.is_peer(peer.first) and peer.decision == "faster":
+            out.append(
+                f"{_at(g)}, {peer.first} (a peer library, not multiprocessing) moves "
+                f"{1 / peer.time_ratio:.0%} of the {floor} floor's throughput "
+                f"({_pq(peer)}): {floor} is not a floor for it, so no cost is read from it."
+            )
+    return out
+
+
+def proxy_findings(stated: Sequence[Stated], df: pd.DataFrame) -> list[str]:
+    """Manager proxy operations at a small size, against a Pipe round trip of the same
+    setting; said plainly when proxies were measured only at large sizes."""
+    if not stated:
+        sizes = sorted(
+            {int(s) for s in plots.pattern_rows(df, "proxy_ops")["payload_bytes"].dropna()}
+        )
+        if not sizes:
+            return []
+        return [
+            f"Manager proxy operations were measured only at {human_size(sizes[0])} and above; "
+            "dict/list sharing moves small values, so no proxy cost is stated."
+        ]
+    g = stated[0].group
+    costs = []
+    for s in stated:
+        transport = s.comparison.first.split(" ")[0]
+        values = s.group.values.get(transport, ())
+        costs.append((stats.median(values) if values else math.nan, s))
+    costs.sort(key=lambda item: item[0])
+    (low, s_low), (high, s_high) = costs[0], costs[-1]
+    span = (
+        f"{ranking.fmt_metric(low, 'lat_p50_us')} ({s_low.comparison.first})"
+        if len(costs) == 1
+        else f"{ranking.fmt_metric(low, 'lat_p50_us')} ({s_low.comparison.first}) to "
+        f"{ranking.fmt_metric(high, 'lat_p50_us')} ({s_high.comparison.first})"
+    )
+    text = (
+        f"At {human_size(g.payload_bytes)} ({g.setting()}), one Manager proxy operation takes "
+        f"{span} (p50, median over repeats)"
+    )
+    tested = [s.comparison for _, s in costs if math.isfinite(s.comparison.time_ratio)]
+    if not tested:
+        return [text + "; no Pipe round trip was measured in the same setting to compare with."]
+    ratios = [c.time_ratio for c in tested if c.differs]
+    ties = [c.first for c in tested if not c.differs]
+    if ratios:
+        lo, hi = min(ratios), max(ratios)
+        scale = (
+            ranking.fmt_factor(lo)
+            if ranking.fmt_factor(lo) == ranking.fmt_factor(hi)
+            else f"{ranking.fmt_factor(lo)} to {ranking.fmt_factor(hi)}"
+        )
+        text += f": {scale} a Pipe round trip of the same size"
+    if ties:
+        text += (
+            "; " if ratios else ": "
+        ) + f"{ranking.names_text(ties)} not significantly different from a Pipe round trip"
+    return [text + f" ({TEST_TEXT})."]
+
+
+def placement_findings(stated: Sequence[Stated]) -> list[str]:
+    """'split' against 'same' (or 'unpinned') per channel: only significant differences of at
+    least 5 % are called, one factor per channel, never a '1.0x to 1.0x' range."""
+    if not stated:
         return []
-    ratio = (p50["split"] / p50[other]).sort_values()
-    where = "on one CPU ('same')" if other == "same" else "unpinned"
-    return [
-        f"CPU placement matters: at {human_size(int(size or 0))} a round trip across CPUs "
-        f"('split') takes {ratio.iloc[0]:.1f}\u00d7 ({ratio.index[0]}) to "
-        f"{ratio.iloc[-1]:.1f}\u00d7 ({ratio.index[-1]}) as long as {where}."
-    ]
+    other = stated[0].comparison.second.split("@")[1]
+    where = "on one CPU ('same')" if other == "same" else "unpinned ('unpinned')"
+    by_setting: dict[tuple[str, str], list[Stated]] = {}
+    for s in stated:
+        key = (s.group.get("payload_kind"), s.group.get("start_method"))
+        by_setting.setdefault(key, []).append(s)
+    out = []
+    for (kind, method), items in by_setting.items():
+        size = human_size(items[0].group.payload_bytes)
+        compared = [s.comparison for s in items]
+        slower = [c for c in compared if c.decision == "slower"]
+        faster = [c for c in compared if c.decision == "faster"]
+        ties = [c.first for c in compared if not c.differs]
+        parts = []
+        if slower:
+            parts.append(f"is significantly slower than {where} for {_factors(slower)}")
+        if faster:
+            parts.append(f"is significantly faster than {where} for {_factors(faster)}")
+        if ties and parts:
+            parts.append(f"does not differ significantly for {ranking.names_text(ties)}")
+        elif ties:
+            parts.append(
+                f"does not differ significantly from one {where} for "
+                f"{ranking.names_text(ties)}: placement makes no measurable difference here"
+            )
+        out.append(
+            f"At {size} ({kind}, {method}), a round trip across CPUs ('split') "
+            f"{'; '.join(parts)} ({TEST_TEXT})."
+        )
+    return out
+
+
+def _factors(comparisons: Sequence[ranking.Comparison]) -> str:
+    return ranking.names_text(
+        [
+            f"{c.first} ({ranking.fmt_factor(c.factor)}, {ranking.fmt_q(c.q_value)})"
+            for c in sorted(comparisons, key=lambda c: -c.factor)
+        ]
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Recommendations
 
-
-def fixed_dims_text(df: pd.DataFrame) -> str:
-    """The parameter values the rankings hold fixed (the most common ones), as a phrase."""
-    _, chosen = plots.fix_dims(
-        plots.pattern_rows(df, *RECOMMEND_PATTERNS),
-        keep=("transport", "payload_bytes", "producers", "consumers"),
-    )
-    return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in chosen.items()) or "none"
-
-
-def recommendation_table(df: pd.DataFrame) -> Table:
-    """Best transport per pattern, payload size and producers x consumers, with its margin over
-    the runner-up and whether that margin is significant (Mann-Whitney U, p < 0.05)."""
-    headers = [
-        "pattern (metric)",
-        "payload",
-        "producers \u00d7 consumers",
-        "best",
-        "median",
-        "runner-up",
-        "margin",
-        "significant",
-    ]
-    rows = []
-    for pattern in RECOMMEND_PATTERNS:
-        for r in ranked_cases(df, pattern):
-            rows.append(_recommendation_row(r))
-    return Table(headers, rows)
+RECOMMENDATION_HEADERS: list[str] = [
+    "pattern (metric)",
+    "payload",
+    "setting",
+    "producers \u00d7 consumers",
+    "verdict",
+    "best median (interval)",
+    "runner-up",
+    "margin",
+    "beats runner-up",
+]
 
 
-def _recommendation_row(r: Ranked) -> list[str]:
-    names = list(r.values)
-    best = names[0]
+def recommendation_table(df: pd.DataFrame, analysis: Analysis | None = None) -> Table:
+    """Per like-for-like group (pattern, size, setting, P x C): the winner when it beats every
+    other channel, else the tie group; the best median with its interval, the runner-up, the
+    margin and the test (Mann-Whitney, Benjamini-Hochberg over the report, 5 % minimum)."""
+    analysis = analysis or analyse(df)
+    return Table(list(RECOMMENDATION_HEADERS), [_recommendation_row(r) for r in analysis.rankings])
+
+
+def _recommendation_row(r: ranking.Ranking) -> list[str]:
+    g, best = r.group, r.best
+    op = f"/{g.get('op')}" if g.get("op") else ""
     cells = [
-        f"{r.pattern} ({r.metric})",
-        human_size(r.payload_bytes),
-        f"{r.producers}\u00d7{r.consumers}",
-        best,
-        fmt_metric(stats.median(r.values[best]), r.metric),
+        f"{g.pattern}{op} ({g.metric})",
+        human_size(g.payload_bytes),
+        g.setting(),
+        f"{g.shape[0]}\u00d7{g.shape[1]}",
     ]
-    if len(names) < 2:
-        return [*cells, "\u2014", "\u2014", "only one transport"]
-    factor, p_value = margin(r, best, names[1])
-    verdict = f"yes (p = {p_value:.2g})" if p_value < ALPHA else f"no (p = {p_value:.2g})"
-    return [*cells, names[1], f"{factor:.2f}\u00d7", verdict]
+    figure = f"{_figure(best, g.metric)} ({ranking.interval_text(best, g.metric)})"
+    if r.verdict == "alone":
+        return [
+            *cells,
+            f"{best.transport} (only channel)",
+            figure,
+            "\u2014",
+            "\u2014",
+            "only one channel",
+        ]
+    up = r.runner_up
+    assert up is not None and up.vs_best is not None
+    verdict = best.transport if r.winner else "tie: " + ", ".join(r.tie_group)
+    tested = ("yes" if up.vs_best.differs else "no") + f" ({_pq(up.vs_best)})"
+    return [*cells, verdict, figure, up.transport, ranking.fmt_factor(up.vs_best.factor), tested]
 
 
 # ---------------------------------------------------------------------------------------------
-# Warnings and failures
+# Stability warnings, grouped by cause and pattern, worst first
+
+WORST_LISTED = 3
+
+
+@dataclass(frozen=True)
+class Problem:
+    cause: str  # "repeats", "spread", "short"
+    pattern: str
+    label: str
+    severity: float  # larger is worse
+    detail: str
+
+
+CAUSE_TEXT: dict[str, tuple[str, str]] = {  # cause -> (what, for one case; what to do)
+    "repeats": ("has fewer than {min_ok} ok repeats", "run more repeats or fix the failures"),
+    "spread": (
+        "varies more than {cv:.0%} between repeats",
+        "quiet the machine, pin CPUs or take more repeats",
+    ),
+    "short": (
+        "has a timed region below {short_ms:.3g} ms",
+        "too short for the clock: raise the target time or message count",
+    ),
+}
+CAUSE_ORDER: tuple[str, ...] = ("repeats", "spread", "short")
+
+
+def case_problems(rows: Sequence[Mapping[str, Any]], limit_s: float) -> list[Problem]:
+    """The stability problems of one case with at least one ok repeat."""
+    good = stats.ok_rows(rows)
+    if not good:
+        return []
+    first = rows[0]
+    pattern, label = str(first.get("pattern") or ""), stats.case_label(first)
+    out = []
+    if len(good) < stats.MIN_OK_REPEATS:
+        detail = f"{len(good)} of {len(rows)} ok"
+        out.append(
+            Problem(
+                "repeats",
+                pattern,
+                label,
+                1 - len(good) / max(len(rows), stats.MIN_OK_REPEATS),
+                detail,
+            )
+        )
+    column, _ = stats.rows_metric(rows)
+    spread = stats.cv(stats.metric_values(good, column))
+    if not math.isnan(spread) and spread > stats.CV_LIMIT:
+        out.append(Problem("spread", pattern, label, spread, f"CV {spread:.0%}"))
+    elapsed = stats.metric_values(good, "elapsed_s")
+    if elapsed and min(elapsed) < limit_s:
+        out.append(
+            Problem(
+                "short",
+                pattern,
+                label,
+                limit_s / max(min(elapsed), 1e-12),
+                f"{min(elapsed) * 1e3:.3g} ms",
+            )
+        )
+    return out
 
 
 def stability_lines(df: pd.DataFrame, meta: Mapping[str, Any]) -> list[str]:
-    """Run warnings from the metadata, then per-case problems (CV, too few repeats, short runs)
-    of cases with at least one ok repeat (cases that all failed are listed as failed cases)."""
-    lines = [str(w) for w in meta.get("warnings") or []]
-    cases = stats.group_cases(df.to_dict("records")).values()
-    measured = [row for rows in cases if stats.ok_rows(rows) for row in rows]
-    lines += stats.stability_warnings(measured)
-    return list(dict.fromkeys(lines))
+    """Run-level warnings from the metadata, then per-case problems grouped by cause and
+    pattern, worst group first, each with its count and its worst few cases. Per-case lines
+    in the metadata are recomputed from the rows (cases that all failed are failed cases)."""
+    limit_s = stats.timer_min_elapsed_s()
+    cases = stats.group_cases(records(df)).values()
+    labels = {stats.case_label(rows[0]) for rows in cases}
+    run_lines = [
+        str(w) for w in meta.get("warnings") or [] if str(w).split(": ", 1)[0] not in labels
+    ]
+    problems = [p for rows in cases for p in case_problems(rows, limit_s)]
+    return list(dict.fromkeys(run_lines)) + grouped_problems(problems, limit_s)
+
+
+def grouped_problems(problems: Sequence[Problem], limit_s: float) -> list[str]:
+    groups: dict[tuple[str, str], list[Problem]] = {}
+    for p in problems:
+        groups.setdefault((p.cause, p.pattern), []).append(p)
+    ordered = sorted(
+        groups.items(),
+        key=lambda kv: (CAUSE_ORDER.index(kv[0][0]), -max(p.severity for p in kv[1]), kv[0][1]),
+    )
+    lines = []
+    for (cause, pattern), items in ordered:
+        items = sorted(items, key=lambda p: -p.severity)
+        what, advice = CAUSE_TEXT[cause]
+        what = what.format(min_ok=stats.MIN_OK_REPEATS, cv=stats.CV_LIMIT, short_ms=limit_s * 1e3)
+        if len(items) > 1:
+            what = what.replace("has ", "have ", 1).replace("varies ", "vary ", 1)
+        worst = "; ".join(f"{p.label} ({p.detail})" for p in items[:WORST_LISTED])
+        more = f"; and {len(items) - WORST_LISTED} more" if len(items) > WORST_LISTED else ""
+        noun = "case" if len(items) == 1 else "cases"
+        lines.append(f"{pattern}: {len(items)} {noun} {what} ({worst}{more}); {advice}.")
+    return lines
 
 
 def failed_table(df: pd.DataFrame) -> Table:
@@ -439,20 +742,22 @@ def report_blocks(
     df, meta = machine.df, machine.meta
     failed = failed_table(df)
     warnings = stability_lines(df, meta)
-    recommendations = recommendation_table(df)
+    analysis = analyse(df)
+    recommendations = recommendation_table(df, analysis)
     return [
         Heading(f"ipcbench report: {machine.machine_id}", 1),
         Heading("Machine"),
         machine_table(meta, df),
         Heading("Key findings"),
-        Bullets(key_findings(df)),
+        Bullets(key_findings(df, analysis)),
         Heading("Recommendations"),
         Paragraph(
-            "Best transport per pattern, payload size and producers \u00d7 consumers (floors "
-            "excluded), by median over ok repeats of the pattern's primary metric. Margin: "
-            "how much better than the runner-up; significant: Mann-Whitney U on the "
-            "repeats, p < 0.05 (needs at least 4 repeats each). Other parameters fixed "
-            f"at their most common values: {fixed_dims_text(df)}."
+            "Per pattern, payload size, setting (payload kind, start method, placement) and "
+            "producers \u00d7 consumers, floors excluded, by median over ok repeats of the "
+            "pattern's primary metric. A channel is named only when it beats every other "
+            f"channel of its row ({TEST_TEXT}); otherwise the row lists the tie group: every "
+            "channel not significantly slower than the best. Interval: exact order-statistic "
+            "interval of the median with its real level (a range below 6 repeats)."
         ),
         recommendations if recommendations.rows else Paragraph("No successful rows to rank."),
         Heading("Figures"),

@@ -1,4 +1,5 @@
-"""The short table printed after a run: per payload size, the fastest transport."""
+"""The short table printed after a run: per like-for-like group the fastest channel or the tie
+group (``ranking``), and where each channel saturates under an offered load (rate)."""
 
 from __future__ import annotations
 
@@ -9,56 +10,48 @@ from dataclasses import dataclass
 from math import nan
 from typing import Any
 
-from ipcbench import transports
+from ipcbench import ranking
 from ipcbench.params import human_size
 
-
-def _median_by_case(rows: Iterable[dict[str, Any]], column: str) -> dict[tuple, float]:
-    values: dict[tuple, list[float]] = defaultdict(list)
-    for row in rows:
-        if row.get("status") == "ok" and row.get(column) not in (None, ""):
-            key = (
-                row["pattern"],
-                row["payload_bytes"],
-                row["transport"],
-                row["payload_kind"],
-                row["start_method"],
-                row["maxsize"],
-                row["placement"],
-                row["op"],
-            )
-            values[key].append(float(row[column]))
-    return {key: statistics.median(v) for key, v in values.items()}
+SUMMARY_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("pingpong", "p50 round trip"),
+    ("stream", "one way"),
+)
 
 
-def best_per_size(rows: list[dict[str, Any]]) -> list[tuple[str, int, str, str]]:
-    """(pattern, size, transport, figure) of the fastest non-floor transport per pattern/size."""
-    floors = {cls.name for cls in transports.all_transports() if cls.floor}
-    table = []
-    for pattern, column, lower_better, unit in (
-        ("pingpong", "lat_p50_us", True, "µs p50 round trip"),
-        ("stream", "msgs_per_s", False, "msgs/s"),
-    ):
-        best: dict[int, tuple[float, str]] = {}
-        for key, value in _median_by_case(rows, column).items():
-            if key[0] != pattern or key[2] in floors:
-                continue
-            size = int(key[1])
-            score = value if lower_better else -value
-            if size not in best or score < best[size][0]:
-                best[size] = (score, key[2])
-        for size in sorted(best):
-            score, name = best[size]
-            figure = abs(score)
-            table.append(
-                (
-                    pattern,
-                    size,
-                    name,
-                    f"{figure:,.1f} {unit}" if lower_better else f"{figure:,.0f} {unit}",
-                )
-            )
-    return table
+def best_per_size(rows: list[dict[str, Any]]) -> list[ranking.Ranking]:
+    """The ranking of every like-for-like group of pingpong and stream rows (floors excluded):
+    one group per pattern, size, payload kind, start method, placement and P x C, never a
+    minimum across them. All groups' comparisons are one Benjamini-Hochberg family."""
+    found = ranking.groups(rows, [p for p, _ in SUMMARY_PATTERNS])
+    return ranking.rank_groups(found)[0]
+
+
+def format_ranking(r: ranking.Ranking) -> str:
+    """One summary line: the winner with its margin, the tie group, or the only channel."""
+    what = dict(SUMMARY_PATTERNS).get(r.group.pattern, "")
+    shape = "" if r.group.shape == (1, 1) else f" {r.group.shape[0]}x{r.group.shape[1]}"
+    head = (
+        f"  {r.group.pattern:<9} {human_size(r.group.payload_bytes):>9}  "
+        f"{r.group.setting() + shape:<26}"
+    )
+    best = r.best
+    figure = f"{ranking.fmt_metric(best.median, r.group.metric)} {what}".strip()
+    if r.verdict == "alone":
+        return f"{head} only {best.transport} measured: {figure}"
+    if r.verdict == "tie":
+        tied = r.tie_group
+        last = r.entry(tied[-1])
+        assert last is not None
+        spread = ranking.fmt_metric(last.median, r.group.metric)
+        return f"{head} tie: {', '.join(tied)} ({figure} to {spread}; no significant difference)"
+    up = r.runner_up
+    assert up is not None and up.vs_best is not None
+    return (
+        f"{head} fastest: {best.transport} {figure} "
+        f"({ranking.fmt_factor(up.vs_best.factor)} ahead of {up.transport}, "
+        f"{ranking.fmt_q(up.vs_best.q_value)})"
+    )
 
 
 KEEPS_UP_SHARE = 0.95  # delivered / offered at or above this: the channel keeps up
@@ -159,14 +152,18 @@ def format_saturation(s: Saturation) -> str:
     )
 
 
+SUMMARY_HEADER = (
+    "Fastest channel per pattern, size, payload kind, start method, placement and P x C "
+    "(median of ok repeats; floors excluded; never a minimum across settings). A channel is "
+    "named fastest only when it beats every other one: Mann-Whitney U on the repeats, "
+    "Benjamini-Hochberg q < 0.05 over all lines, and at least 5% faster; otherwise the tie "
+    "group is listed. Then where each channel saturates under an offered load (rate):"
+)
+
+
 def format_summary(rows: list[dict[str, Any]]) -> str:
-    lines = []
-    for pattern, size, name, figure in best_per_size(rows):
-        lines.append(f"  {pattern:<9} {human_size(size):>9}  fastest: {name:<14} {figure}")
+    lines = [format_ranking(r) for r in best_per_size(rows)]
     lines += [format_saturation(s) for s in saturation_points(rows)]
     if not lines:
         return "No successful pingpong/stream/rate cases to summarize."
-    return (
-        "Fastest transport per payload size (median of repeats; floors excluded), and where "
-        "each channel saturates under an offered load (rate):\n" + "\n".join(lines)
-    )
+    return SUMMARY_HEADER + "\n" + "\n".join(lines)

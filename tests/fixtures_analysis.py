@@ -199,3 +199,36 @@ def write_machine(
     cases = machine_rows(machine_id, run_id, factor=factor, transport_factors=transport_factors)
     meta = default_meta(machine_id, run_id, **meta_overrides)
     return write_run(root / machine_id, stamp, cases, meta)
+
+
+# --- crafted cases for the report's tested sentences (exact repeat values per transport) ------
+
+# "At 8 B, pipe_bytes has the best round-trip latency ... 4.7x faster than manager_queue" while
+# pipe_bytes vs pipe was p = 0.22 (5 repeats each): a tie, not a best.
+TIE_8B_P022: dict[str, tuple[float, ...]] = {
+    "pipe_bytes": (70.1, 72.3, 74.5, 79.0, 83.2),
+    "pipe": (73.4, 76.0, 80.8, 85.1, 90.2),
+    "manager_queue": (340.0, 345.0, 350.0, 355.0, 360.0),
+}
+# The recommendations table named simplequeue best at 128 B with "no (p = 0.42)".
+TIE_128B_P042: dict[str, tuple[float, ...]] = {
+    "simplequeue": (41.0, 42.0, 43.0, 47.0, 50.0),
+    "pipe_bytes": (44.0, 45.0, 46.0, 48.0, 49.0),
+}
+
+
+def crafted_rows(
+    values: Mapping[str, Sequence[float]],
+    pattern: str = "pingpong",
+    payload_bytes: int = 64,
+    *,
+    run_id: str = "crafted",
+    **overrides: Any,
+) -> list[dict[str, Any]]:
+    """Rows whose repeats are exactly ``values[transport]`` (lat_p50_us for latency patterns,
+    msgs_per_s otherwise); ``overrides`` set parameter columns (placement, op, ...)."""
+    rows: list[dict[str, Any]] = []
+    for transport, repeats in values.items():
+        case = params(transport, pattern, payload_bytes, **overrides)
+        rows += case_rows(case, 1.0, run_id=run_id, first_row=len(rows), spread=tuple(repeats))
+    return rows

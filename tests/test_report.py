@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import fixtures_analysis as fa
 import fixtures_plots as fx
 import pandas as pd
 import pytest
@@ -123,18 +124,24 @@ def test_key_findings_name_the_ratio(exact: pd.DataFrame) -> None:
     findings = report.key_findings(exact)
     # pingpong at 64 B: pipe 2 x (12 + 64/900) us vs queue 2 x (25 + 64/700) us -> 2.08x
     assert (
-        "pipe is 2.1\u00d7 faster than queue at 64 B on this CPU (pingpong, p = 0.0079)."
-        in findings
+        "pipe is 2.1\u00d7 faster than queue at 64 B on this CPU (pingpong; bytes, fork, "
+        "unpinned; p = 0.0079, q = 0.0079)." in findings
     )
-    assert any(f.startswith("At 64 KiB, the fastest transport (pipe) reaches") for f in findings)
-    assert any(f.startswith("Manager proxy operations cost") for f in findings)
+    assert any(
+        f.startswith(
+            "At 64 KiB (bytes, fork, unpinned), the fastest multiprocessing channel (pipe) reaches"
+        )
+        for f in findings
+    )
+    assert any("one Manager proxy operation takes" in f for f in findings)
 
 
 def test_recommendations_best_margin_and_significance(exact: pd.DataFrame) -> None:
     table = report.recommendation_table(exact)
     rows = {(r[0], r[1]): r for r in table.rows}
     best = rows[("pingpong (lat_p50_us)", "64 B")]
-    assert best[3:] == ["pipe", "24.1 \u00b5s", "simplequeue", "1.50\u00d7", "yes (p = 0.0079)"]
+    assert best[2:5] == ["bytes, fork, unpinned", "1\u00d71", "pipe"]
+    assert best[6:] == ["simplequeue", "1.50\u00d7", "yes (p = 0.0079, q = 0.0079)"]
     assert all("memcpy" not in r and "raw_pipe" not in r for r in table.rows)
 
 
@@ -144,12 +151,14 @@ def test_recommendation_margin_not_significant_with_few_repeats() -> None:
     )
     (row,) = report.recommendation_table(df).rows
     assert row[-1].startswith("no (p = ")
+    assert row[4] == "tie: pipe, queue"  # never a lone name that does not beat the runner-up
 
 
 def test_single_transport_has_no_runner_up() -> None:
     df = fx.frame(fx.make_rows(transports=("pipe",), sizes=(64,), patterns=("stream",)))
     (row,) = report.recommendation_table(df).rows
-    assert row[-1] == "only one transport"
+    assert row[-1] == "only one channel"
+    assert row[4] == "pipe (only channel)"
 
 
 def test_markdown_tables_escape_pipes() -> None:
@@ -267,37 +276,6 @@ def test_commands_import_no_pandas_or_matplotlib() -> None:
     assert out.strip() == "[]"
 
 
-def test_placement_finding_compares_split_with_same_cpu() -> None:
-    rows = fx.make_rows(
-        transports=("pipe", "queue"),
-        sizes=(64,),
-        patterns=("pingpong",),
-        placements=("same", "split"),
-        noise_sd=0.0,
-    )
-    findings = report.key_findings(fx.frame(rows))
-    assert any(
-        f.startswith("CPU placement matters: at 64 B") and "3.0\u00d7" in f for f in findings
-    )
-
-
-def test_a_difference_that_is_not_significant_is_not_called_faster() -> None:
-    from ipcbench.report import Ranked, _pair_sentence
-
-    noisy = Ranked(
-        pattern="pingpong",
-        payload_bytes=64,
-        producers=1,
-        consumers=1,
-        metric="lat_p50_us",
-        higher_is_better=False,
-        values={"pipe": [10.0, 30.0, 11.0, 29.0, 12.0], "queue": [14.0, 28.0, 13.0, 31.0, 15.0]},
-    )
-    sentence = _pair_sentence(noisy, "pipe", "queue")
-    assert "faster" not in sentence
-    assert sentence.startswith("pipe and queue do not differ significantly at 64 B")
-
-
 # --- a real browser ---------------------------------------------------------------------------
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -331,3 +309,214 @@ def test_a_broken_image_in_the_page_is_caught(tmp_path: Path) -> None:
     page.write_text('<html><body><img src="missing.png"></body></html>')
     with pytest.raises(module.RenderError, match=r"broken image: missing\.png"):
         module.screenshot(page, tmp_path / "bad.png", 400, 300, chromium=str(CHROMIUM))
+
+
+# --- sentences that are tested: crafted cases of the issue ------------------------------------
+
+
+def crafted(*parts: list[dict[str, Any]]) -> pd.DataFrame:
+    rows = [row for part in parts for row in part]
+    for i, row in enumerate(rows):
+        row["row_id"] = f"c-{i}"
+    return fx.frame(rows)
+
+
+def test_best_is_not_said_when_the_runner_up_is_not_beaten() -> None:
+    # the make-bench report: "At 8 B, pipe_bytes has the best round-trip latency (74.5 us),
+    # 4.7x faster than manager_queue" while pipe_bytes vs pipe was p = 0.22
+    df = crafted(fa.crafted_rows(fa.TIE_8B_P022, "pingpong", 8))
+    findings = report.key_findings(df)
+    (sentence,) = [f for f in findings if f.startswith("At 8 B")]
+    assert "has the best" not in sentence
+    assert sentence.startswith(
+        "At 8 B (bytes, fork, unpinned), pipe_bytes and pipe do not differ significantly in "
+        "round-trip latency (74.5 \u00b5s and 80.8 \u00b5s; pipe vs pipe_bytes: 1.08\u00d7, "
+        "p = 0.22, q = 0.22): no single channel is best."
+    )
+    assert "The next, manager_queue, is 4.7\u00d7 slower than pipe_bytes" in sentence
+
+
+def test_best_is_said_when_it_beats_every_other_channel() -> None:
+    values = {**fa.TIE_8B_P022, "pipe": tuple(v * 2 for v in fa.TIE_8B_P022["pipe"])}
+    findings = report.key_findings(crafted(fa.crafted_rows(values, "pingpong", 8)))
+    assert any(
+        f.startswith("At 8 B (bytes, fork, unpinned), pipe_bytes has the best round-trip latency")
+        and "faster than the runner-up pipe" in f
+        for f in findings
+    )
+
+
+def test_recommendation_at_128_B_is_a_tie_between_sizes_led_by_pipe_bytes() -> None:
+    # the recommendations table named simplequeue best at 128 B ("no (p = 0.42)")
+    lead = {"pipe_bytes": (30.0, 31.0, 32.0, 33.0, 34.0), "simplequeue": (50, 51, 52, 53, 54.0)}
+    df = crafted(
+        fa.crafted_rows(lead, "pingpong", 64),
+        fa.crafted_rows(fa.TIE_128B_P042, "pingpong", 128),
+        fa.crafted_rows(lead, "pingpong", 256),
+    )
+    rows = {r[1]: r for r in report.recommendation_table(df).rows}
+    assert rows["64 B"][4] == rows["256 B"][4] == "pipe_bytes"
+    tie = rows["128 B"]
+    assert tie[4] == "tie: simplequeue, pipe_bytes"
+    assert tie[6:] == ["pipe_bytes", "1.07\u00d7", "no (p = 0.42, q = 0.42)"]
+
+
+def test_rankings_never_mix_placements_or_start_methods() -> None:
+    fast_split = {"queue": (10.0, 10.1, 10.2, 10.3, 10.4), "pipe": (20.0, 20.1, 20.2, 20.3, 20.4)}
+    fast_same = {"pipe": (10.0, 10.1, 10.2, 10.3, 10.4), "queue": (20.0, 20.1, 20.2, 20.3, 20.4)}
+    df = crafted(
+        fa.crafted_rows(fast_split, "pingpong", 64, placement="split"),
+        fa.crafted_rows(fast_same, "pingpong", 64, placement="same"),
+        fa.crafted_rows(fast_same, "pingpong", 64, placement="same", start_method="spawn"),
+    )
+    rows = {r[2]: r[4] for r in report.recommendation_table(df).rows}
+    assert rows == {
+        "bytes, fork, same": "pipe",
+        "bytes, fork, split": "queue",
+        "bytes, spawn, same": "pipe",
+    }
+
+
+FLOOR_167 = {
+    "raw_socketpair": (99_000.0, 99_500.0, 100_000.0, 100_500.0, 101_000.0),
+    "raw_pipe": (80_000.0, 80_500.0, 81_000.0, 81_500.0, 82_000.0),
+    "zmq_ipc": (166_000.0, 166_500.0, 167_000.0, 167_500.0, 168_000.0),
+    "pipe": (59_000.0, 59_500.0, 60_000.0, 60_500.0, 61_000.0),
+}
+
+
+def test_a_peer_above_the_floor_is_not_charged_to_multiprocessing() -> None:
+    # the old finding: "zmq_ipc reaches 167% of the raw_socketpair floor's throughput: the rest
+    # is the cost of the multiprocessing machinery"
+    findings = report.key_findings(crafted(fa.crafted_rows(FLOOR_167, "stream", 65536)))
+    floor = [f for f in findings if "floor" in f]
+    assert len(floor) == 2
+    assert floor[0].startswith(
+        "At 64 KiB (bytes, fork, unpinned), the fastest multiprocessing channel (pipe) reaches "
+        "60% of the raw_socketpair floor's throughput"
+    )
+    assert floor[1].startswith(
+        "At 64 KiB (bytes, fork, unpinned), zmq_ipc (a peer library, not multiprocessing) "
+        "moves 167% of the raw_socketpair floor's throughput"
+    )
+    assert "raw_socketpair is not a floor for it" in floor[1]
+    assert not any("167%" in f and "multiprocessing adds" in f for f in findings)
+
+
+def test_a_multiprocessing_channel_above_the_floor_is_said_plainly() -> None:
+    values = {**FLOOR_167, "pipe": FLOOR_167["zmq_ipc"]}
+    del values["zmq_ipc"]
+    findings = report.key_findings(crafted(fa.crafted_rows(values, "stream", 65536)))
+    (floor,) = [f for f in findings if "floor" in f]
+    assert "pipe moves 167% of the raw_socketpair floor's throughput" in floor
+    assert "not a floor here and says nothing about multiprocessing's cost" in floor
+
+
+def test_a_channel_level_with_the_floor_is_a_tie() -> None:
+    values = {
+        "raw_socketpair": FLOOR_167["raw_socketpair"],
+        "pipe": (99_200.0, 99_700, 100_100, 100_400, 100_900),
+    }
+    findings = report.key_findings(crafted(fa.crafted_rows(values, "stream", 65536)))
+    (floor,) = [f for f in findings if "floor" in f]
+    assert "does not differ significantly from the raw_socketpair floor" in floor
+    assert "no cost of multiprocessing is measurable" in floor
+
+
+SAME_US = (20.0, 20.5, 21.0, 21.5, 22.0)
+
+
+def test_placement_without_a_difference_is_no_finding_of_a_difference() -> None:
+    # the old finding: "CPU placement matters ... 1.0x to 1.0x"
+    values = {"pipe": SAME_US, "queue": tuple(v * 2 for v in SAME_US)}
+    df = crafted(
+        fa.crafted_rows(values, "pingpong", 64, placement="same"),
+        fa.crafted_rows(
+            {"pipe": (20.2, 20.7, 21.1, 21.3, 22.1), "queue": tuple(v * 2.01 for v in SAME_US)},
+            "pingpong",
+            64,
+            placement="split",
+        ),
+    )
+    (placement,) = [f for f in report.key_findings(df) if "('split')" in f]
+    assert "1.0\u00d7" not in placement and "matters" not in placement
+    assert placement.startswith(
+        "At 64 B (bytes, fork), a round trip across CPUs ('split') does not differ "
+        "significantly from one on one CPU ('same') for pipe and queue"
+    )
+
+
+def test_placement_difference_is_tested_per_channel() -> None:
+    values = {"pipe": SAME_US, "queue": tuple(v * 2 for v in SAME_US)}
+    split = {"pipe": tuple(v * 3 for v in SAME_US), "queue": (40.1, 41.2, 41.9, 43.1, 43.8)}
+    df = crafted(
+        fa.crafted_rows(values, "pingpong", 64, placement="same"),
+        fa.crafted_rows(split, "pingpong", 64, placement="split"),
+    )
+    (placement,) = [f for f in report.key_findings(df) if "('split')" in f]
+    assert "is significantly slower than on one CPU ('same') for pipe (3.0\u00d7" in placement
+    assert "does not differ significantly for queue" in placement
+
+
+PROXY_US = {"manager_dict": (1600.0, 1630.0, 1660.0, 1690.0, 1720.0)}
+
+
+def proxy_rows(
+    size: int, op: str, values: dict[str, tuple[float, ...]], **kw: Any
+) -> list[dict[str, Any]]:
+    return fa.crafted_rows(values, "proxy_ops", size, op=op, **kw)
+
+
+def test_proxy_finding_is_readable_at_a_small_size_and_compared_like_with_like() -> None:
+    # the old finding: "Manager proxy operations cost 1.66e+03 us (manager_list get) to
+    # 2.62e+03 us (manager_dict set) each (p50), 0.7x to 1.1x a Pipe round trip at 2 MiB"
+    df = crafted(
+        proxy_rows(64, "set", PROXY_US),
+        proxy_rows(64, "get", {"manager_list": (40.0, 41.0, 42.0, 43.0, 44.0)}),
+        proxy_rows(2097152, "set", {"manager_dict": (2600.0, 2610, 2620, 2630, 2640)}),
+        fa.crafted_rows({"pipe": (20.0, 20.5, 21.0, 21.5, 22.0)}, "pingpong", 64),
+        fa.crafted_rows({"pipe": (2500.0, 2510, 2520, 2530, 2540)}, "pingpong", 2097152),
+    )
+    (proxy,) = [f for f in report.key_findings(df) if "Manager proxy" in f]
+    assert "e+0" not in proxy and "2 MiB" not in proxy
+    assert proxy.startswith(
+        "At 64 B (bytes, fork, unpinned), one Manager proxy operation takes 42.0 \u00b5s "
+        "(manager_list get) to 1,660 \u00b5s (manager_dict set) (p50, median over repeats): "
+        "2.0\u00d7 to 79\u00d7 a Pipe round trip of the same size"
+    )
+
+
+def test_proxy_finding_does_not_compare_across_start_methods() -> None:
+    df = crafted(
+        proxy_rows(64, "set", PROXY_US),
+        fa.crafted_rows({"pipe": SAME_US}, "pingpong", 64, start_method="spawn"),
+    )
+    (proxy,) = [f for f in report.key_findings(df) if "Manager proxy" in f]
+    assert "no Pipe round trip was measured in the same setting" in proxy
+
+
+def test_proxy_measured_only_at_large_sizes_is_said_plainly() -> None:
+    df = crafted(proxy_rows(2097152, "set", PROXY_US))
+    (proxy,) = [f for f in report.key_findings(df) if "Manager proxy" in f]
+    assert proxy.startswith("Manager proxy operations were measured only at 2 MiB and above")
+
+
+def test_stability_warnings_are_grouped_by_pattern_and_cause_worst_first() -> None:
+    noisy = (1.0, 1.5, 0.6, 1.2, 0.9)  # CV ~ 33 %
+    very_noisy = (1.0, 3.0, 0.3, 1.5, 0.5)  # CV ~ 85 %
+    parts = [
+        fa.crafted_rows({"pipe": tuple(100.0 * f for f in noisy)}, "stream", size)
+        for size in (64, 128, 256, 512, 1024)
+    ]
+    parts.append(fa.crafted_rows({"queue": tuple(100.0 * f for f in very_noisy)}, "stream", 64))
+    parts.append(fa.crafted_rows({"pipe": (10.0, 10.1, 10.2)}, "pingpong", 128))
+    parts.append(fa.crafted_rows({"pipe": tuple(20.0 * f for f in noisy)}, "pingpong", 64))
+    meta = {"warnings": ["load average 1.5 at start", "pipe stream 64 B bytes fork unpinned: x"]}
+    lines = report.stability_lines(crafted(*parts), meta)
+    assert lines[0] == "load average 1.5 at start"  # per-case metadata lines are recomputed
+    assert len(lines) == 4
+    assert lines[1].startswith("pingpong: 1 case has fewer than 5 ok repeats")
+    assert lines[2].startswith("stream: 6 cases vary more than 10% between repeats")
+    assert "(queue stream 64 B bytes fork unpinned (CV 8" in lines[2]
+    assert lines[2].endswith("; and 3 more); quiet the machine, pin CPUs or take more repeats.")
+    assert lines[3].startswith("pingpong: 1 case varies more than 10%")
