@@ -346,10 +346,14 @@ def child_sweep(spec_path: str) -> int:
 def _killer(scenario: str, stop: threading.Event, settle_s: float = SETTLE_S) -> None:
     """SIGKILL (or SIGSTOP: it stops reading) one process of each case once its processes are
     up and running: a worker (the newest) or the Manager server (the oldest: it is started
-    before the workers)."""
+    before the workers) -- the Manager only once a client is connected to it for good (the
+    case is running): killed while the driver was still setting the channel up, it would make
+    an error of that setup, not the crash of a running case (seen on a busy machine, where a
+    spawned server takes longer than ``settle_s`` to start)."""
     me = psutil.Process()
-    seen: dict[int, tuple[frozenset[int], float]] = {}
+    seen: dict[int, tuple[tuple[frozenset[int], bool], float]] = {}
     done: set[int] = set()
+    manager = scenario.endswith("manager")
     while not stop.is_set():
         for driver in me.children():
             if driver.pid in done:
@@ -357,14 +361,25 @@ def _killer(scenario: str, stop: threading.Event, settle_s: float = SETTLE_S) ->
             pids = _leaves(driver)
             if pids is None:
                 continue
-            previous, since = seen.get(driver.pid, (frozenset(), 0.0))
-            if pids != previous:
-                seen[driver.pid] = (pids, time.monotonic())
-            elif pids and time.monotonic() - since >= settle_s:
-                victim = min(pids) if scenario.endswith("manager") else max(pids)
+            state = (pids, manager and bool(pids) and _in_use(min(pids)))
+            previous, since = seen.get(driver.pid, ((frozenset(), False), 0.0))
+            if state != previous:
+                seen[driver.pid] = (state, time.monotonic())
+            elif pids and (state[1] or not manager) and time.monotonic() - since >= settle_s:
+                victim = min(pids) if manager else max(pids)
                 os.kill(victim, signal.SIGKILL if scenario.startswith("kill") else signal.SIGSTOP)
                 done.add(driver.pid)
         time.sleep(0.02)
+
+
+def _in_use(pid: int) -> bool:
+    """Whether a Manager server has a client connected: its listener and one more socket."""
+    try:
+        proc = psutil.Process(pid)
+        sockets = getattr(proc, "net_connections", None) or proc.connections
+        return len(sockets(kind="unix")) >= 2
+    except (psutil.Error, OSError):
+        return False
 
 
 def _leaves(driver: psutil.Process) -> frozenset[int] | None:

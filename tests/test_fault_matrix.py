@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from conftest import FAST, leftover_processes
 
@@ -583,3 +584,55 @@ def test_whole_run_check_finds_unmarked_leftovers_of_dead_processes() -> None:
     finally:
         for name in names:
             Path("/dev/shm", name).unlink(missing_ok=True)
+
+
+SETUP_THEN_USE = textwrap.dedent(
+    """
+    import multiprocessing, os, sys, time
+    if __name__ == "__main__":
+        os.setpgid(0, 0)  # like a case driver
+        manager = multiprocessing.get_context("spawn").Manager()
+        q = manager.Queue()  # the channel being set up: no client connected for good yet
+        print(manager._process.pid, flush=True)
+        sys.stdin.readline()
+        q.qsize()  # the case runs: the proxy's connection stays
+        time.sleep(30)
+    """
+)
+
+
+def test_manager_is_killed_only_once_the_case_uses_it(tmp_path: Path) -> None:
+    """kill_manager from outside: not while the driver is still setting the channel up (an
+    error of the setup, not the crash of a running case), but once a client is connected."""
+    script = tmp_path / "driver.py"
+    script.write_text(SETUP_THEN_USE)
+    driver = subprocess.Popen(
+        [sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    stop = threading.Event()
+    killer = threading.Thread(target=fault_matrix._killer, args=("kill_manager", stop, 0.1))
+    try:
+        assert driver.stdout is not None and driver.stdin is not None
+        manager = psutil.Process(int(driver.stdout.readline()))
+        killer.start()
+        time.sleep(1.0)  # stable, but not in use: left alone
+        assert _alive(manager)
+        driver.stdin.write("go\n")
+        driver.stdin.flush()
+        deadline = time.monotonic() + 20
+        while _alive(manager) and time.monotonic() < deadline:  # killed once in use
+            time.sleep(0.05)
+        assert not _alive(manager)
+    finally:
+        stop.set()
+        if killer.is_alive():
+            killer.join()
+        os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait()
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
