@@ -153,11 +153,11 @@ def format_saturation(s: Saturation) -> str:
 
 
 SUMMARY_HEADER = (
-    "Fastest channel per pattern, size, payload kind, start method, placement and P x C "
-    "(median of ok repeats; floors excluded; never a minimum across settings). A channel is "
-    "named fastest only when it beats every other one: Mann-Whitney U on the repeats, "
-    "Benjamini-Hochberg q < 0.05 over all lines, and at least 5% faster; otherwise the tie "
-    "group is listed. Then where each channel saturates under an offered load (rate):"
+    "Fastest channel per pattern, size, payload kind, start method, placement and P x C\n"
+    "(median of ok repeats; floors excluded; never a minimum across settings). A channel is\n"
+    "named fastest only when it beats every other one (Mann-Whitney U on the repeats,\n"
+    "Benjamini-Hochberg q < 0.05 over all lines, at least 5% faster); otherwise the tie group\n"
+    "is listed. Then where each channel saturates under an offered load (rate):"
 )
 
 

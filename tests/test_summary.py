@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import fixtures_analysis as fa
+
 from ipcbench.summary import format_summary, saturation_points
 
 # offered msgs/s -> (delivered msgs/s, p50 µs, p99 µs), hand-made around a knee at 100k
@@ -69,3 +71,51 @@ def test_summary_prints_one_saturation_line_per_channel() -> None:
     assert "pipe           keeps up to 90,000 msgs/s" in lines[0]
     assert "saturated at 100,000 msgs/s offered" in lines[0]
     assert lines[1].split()[3:5] == ["pipe", "(same)"]
+
+
+# --- the fastest table: one like-for-like group per line, winner or tie group -----------------
+
+FAST = (10.0, 10.1, 10.2, 10.3, 10.4)
+SLOW = (20.0, 20.1, 20.2, 20.3, 20.4)
+
+
+def fastest_lines(rows: list[dict[str, Any]]) -> list[str]:
+    return [line for line in format_summary(rows).splitlines() if line.startswith("  pingpong")]
+
+
+def test_fastest_is_never_a_minimum_across_placements_or_start_methods() -> None:
+    # the old table printed queue for 64 B: its split figure beat pipe's same-CPU one
+    rows = fa.crafted_rows({"queue": FAST, "pipe": SLOW}, "pingpong", 64, placement="split")
+    rows += fa.crafted_rows(
+        {"pipe": tuple(v * 1.5 for v in SLOW), "queue": (40.0, 41, 42, 43, 44)},
+        "pingpong",
+        64,
+        placement="same",
+        run_id="b",
+    )
+    rows += fa.crafted_rows({"pipe": SLOW}, "pingpong", 64, start_method="spawn", run_id="c")
+    lines = fastest_lines(rows)
+    assert len(lines) == 3
+    settings = ("bytes, fork, same", "bytes, fork, split", "bytes, spawn, unpinned")
+    by_setting = {name: line for line in lines for name in settings if f" {name} " in line}
+    assert (
+        "fastest: pipe 30.3 µs p50 round trip (1.39× ahead of queue"
+        in by_setting["bytes, fork, same"]
+    )
+    assert "fastest: queue 10.2 µs" in by_setting["bytes, fork, split"]
+    assert "only pipe measured: 20.2 µs" in by_setting["bytes, spawn, unpinned"]
+
+
+def test_a_channel_that_does_not_beat_the_runner_up_is_a_tie() -> None:
+    (line,) = fastest_lines(fa.crafted_rows(fa.TIE_8B_P022, "pingpong", 8))
+    assert "fastest" not in line
+    assert (
+        "tie: pipe_bytes, pipe (74.5 µs p50 round trip to 80.8 µs; no significant difference)"
+        in line
+    )
+
+
+def test_floors_are_left_out_of_the_fastest_table() -> None:
+    rows = fa.crafted_rows({"raw_pipe": (1.0, 1.1, 1.2, 1.3, 1.4), "pipe": SLOW}, "stream", 64)
+    (line,) = [x for x in format_summary(rows).splitlines() if x.startswith("  stream")]
+    assert "only pipe measured" in line and "raw_pipe" not in line
