@@ -19,7 +19,15 @@ from typing import Any, ClassVar
 
 from ipcbench.params import Case
 from ipcbench.transports.base import Channel, Transport
-from ipcbench.verify import BatchCheck, ContentSample, PayloadCheck, make_payload, wire_bytes
+from ipcbench.verify import (
+    IN_PROCESS_SAMPLE_PERIOD,
+    MIN_SAMPLE_PERIOD,
+    BatchCheck,
+    ContentSample,
+    PayloadCheck,
+    make_payload,
+    wire_bytes,
+)
 from ipcbench.workers import child_main
 
 Clock = Callable[[], int]
@@ -218,7 +226,8 @@ class Session:
         self.next_seq = 0
         # whole messages kept in timed batches: slots allocated now, untimed (fan: children)
         wire = transport.wire if self.keeps_sample else "object"
-        self.sample = ContentSample(self.check, wire)
+        period = IN_PROCESS_SAMPLE_PERIOD if transport.in_process else MIN_SAMPLE_PERIOD
+        self.sample = ContentSample(self.check, wire, period)
 
     def batch_check(self, first: int, n: int, wire: str | None = None) -> BatchCheck:
         """The checks of a timed batch (sequence and length in the loop, content after)."""
