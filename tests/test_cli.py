@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 import uuid
 from pathlib import Path
@@ -275,3 +276,54 @@ def test_resume_refusal_is_the_only_line_on_a_noisy_machine(
     code, err = _main_stderr(capsys, "run", "--resume", str(csv_path))
     assert code == 2 and len(err) == 1 and "less than 50 MiB free" in err[0], err
     assert csv_path.read_bytes() == before
+
+
+# --- two runs at once, same results folder ----------------------------------------------------
+
+# Both programs get the same timestamp (the worst case: started in the same second), at the
+# same instant: the run's file name is chosen right after it.
+SAME_SECOND_CLI = textwrap.dedent(
+    """
+    import sys, time
+    from ipcbench import cli, metadata
+    start_at = float(sys.argv.pop(1))
+
+    def same_stamp(now=None):
+        time.sleep(max(0.0, start_at - time.time()))
+        return "20260101T000000Z"
+
+    metadata.utc_stamp = same_stamp
+    sys.exit(cli.main(sys.argv[1:]))
+    """
+)
+
+
+def test_runs_started_at_once_write_separate_files(tmp_path: Path) -> None:
+    """Three runs (two terminals and a bit), same results/, same second: separate files."""
+    start_at = str(time.time() + 3.0)  # both interpreters are up by then, even on a busy machine
+    args = [*TINY_RUN[:6], "--repeats", "2", "--warmups", "0", "--target-time", "0.005", "-q"]
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", SAME_SECOND_CLI, start_at, "run", *args, "-o", str(tmp_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0], outputs
+    csvs = [Path(out.strip().splitlines()[-1].removeprefix("results: ")) for out, _ in outputs]
+    assert len(set(csvs)) == 3 and sorted(tmp_path.rglob("*.csv")) == sorted(csvs)
+    run_ids = set()
+    for csv_path in csvs:
+        rows = read_rows(csv_path)
+        assert len(rows) == 2 and {r["status"] for r in rows} == {"ok"}
+        assert len({r["run_id"] for r in rows}) == 1
+        assert len(csv_path.read_text().splitlines()) == 1 + len(rows)  # one header
+        import json
+
+        meta = json.loads(csv_path.with_name(csv_path.stem + ".meta.json").read_text())
+        assert meta["run_id"] == rows[0]["run_id"] and meta["finished"] is True
+        run_ids.add(meta["run_id"])
+    assert len(run_ids) == 3
