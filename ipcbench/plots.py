@@ -30,7 +30,7 @@ from matplotlib.patches import Patch
 from matplotlib.text import Text
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-from ipcbench import stats
+from ipcbench import ranking, stats
 from ipcbench.params import human_size
 
 Meta = Mapping[str, Any]
@@ -1127,10 +1127,11 @@ def figure_comparison(
 
 
 # ---------------------------------------------------------------------------------------------
-# 9. Cost breakdown at one payload size
+# 9. Cost breakdown at one payload size: each channel's total beside the floors it contains
 
-# Which raw floor a transport's bytes travel through (multiprocessing on Linux).
-KERNEL_FLOOR: dict[str, str] = {
+# Which raw floor a channel's bytes travel through (Linux); None: no kernel copy to compare
+# with (faster_fifo moves messages through shared memory).
+KERNEL_FLOOR: dict[str, str | None] = {
     "pipe": "raw_socketpair",
     "pipe_bytes": "raw_socketpair",
     "pipe_oneway": "raw_pipe",
@@ -1140,9 +1141,18 @@ KERNEL_FLOOR: dict[str, str] = {
     "manager_queue": "raw_socketpair",
     "manager_dict": "raw_socketpair",
     "manager_list": "raw_socketpair",
+    "zmq_ipc": "raw_socketpair",  # ipc:// is a Unix domain socket
+    "faster_fifo": None,
 }
-# Transports that send bytes without pickling them.
-NO_PICKLE: frozenset[str] = frozenset({"pipe_bytes"})
+BREAKDOWN_COLUMNS: tuple[str, ...] = (
+    "transport",
+    "total",
+    "serialization",
+    "kernel",
+    "kernel_floor",
+    "pickles",
+    "largest_floor_share",
+)
 
 
 def _us_per_msg(rows: pd.DataFrame) -> pd.DataFrame:
@@ -1152,44 +1162,50 @@ def _us_per_msg(rows: pd.DataFrame) -> pd.DataFrame:
     return per_msg.rename("us").reset_index()
 
 
+def _kernel_floor(transport: str, per_msg: Mapping[str, float]) -> str | None:
+    if transport in KERNEL_FLOOR:
+        floor = KERNEL_FLOOR[transport]
+        return floor if floor in per_msg else None
+    present = [f for f in ("raw_pipe", "raw_socketpair") if f in per_msg]
+    return min(present, key=lambda f: per_msg[f]) if present else None
+
+
 def breakdown_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per non-floor transport: total, serialization, kernel, mechanism (us per message)."""
+    """Per non-floor channel (us per message, stream): its total; the pickle floor only if it
+    pickles (NaN for bytes channels such as pipe_bytes and zmq_ipc: they pay no pickling); the
+    raw floor its bytes travel through (NaN where none applies or it was not measured); and the
+    larger floor as a share of the total. Floors are never added up: they overlap in time."""
     per_msg = dict(zip(*(_us_per_msg(rows)[c] for c in ("transport", "us")), strict=True))
     pickle_us = per_msg.get("pickle", np.nan)
     out = []
     for transport in transport_order(t for t in per_msg if t not in FLOORS):
-        floor = KERNEL_FLOOR.get(transport)
-        kernel = (
-            per_msg.get(floor, np.nan)
-            if floor
-            else min(
-                (per_msg[f] for f in ("raw_pipe", "raw_socketpair") if f in per_msg), default=np.nan
-            )
-        )
-        ser = 0.0 if transport in NO_PICKLE else pickle_us
+        pickled = ranking.pickles(transport)
+        floor = _kernel_floor(transport, per_msg)
+        ser = pickle_us if pickled else np.nan
+        kernel = per_msg[floor] if floor else np.nan
         total = per_msg[transport]
-        mech = total - np.nansum([ser, kernel])
+        largest = np.nanmax([ser, kernel]) if not (np.isnan(ser) and np.isnan(kernel)) else np.nan
         out.append(
             {
                 "transport": transport,
                 "total": total,
                 "serialization": ser,
                 "kernel": kernel,
-                "mechanism": max(mech, 0.0),
-                "overlap": mech < 0,
+                "kernel_floor": floor or "",
+                "pickles": pickled,
+                "largest_floor_share": largest / total if total else np.nan,
             }
         )
-    return pd.DataFrame(
-        out, columns=["transport", "total", "serialization", "kernel", "mechanism", "overlap"]
-    )
+    return pd.DataFrame(out, columns=list(BREAKDOWN_COLUMNS))
 
 
 def figure_cost_breakdown(
     df: pd.DataFrame, payload_bytes: int | None = None, meta: Meta | None = None
 ) -> Figure:
-    """Stacked bars per transport at one size: serialization (pickle floor), kernel transport
-    (raw pipe/socketpair floor) and mechanism overhead (the rest), in us per message (stream)."""
-    title = "Cost breakdown per message (stream)"
+    """Per channel at one size, side by side (never stacked): its time per message (stream),
+    the pickle floor (only for channels that pickle) and the raw kernel floor its bytes pass
+    through, each measured alone. Stages overlap inside a channel, so they do not add up."""
+    title = "Time per message beside the floors it contains (stream)"
     rows = pattern_rows(df, "stream")
     sizes = rows.loc[rows["transport"] == "pickle", "payload_bytes"].dropna()
     size = payload_bytes or nearest_size(sizes if len(sizes) else rows["payload_bytes"], 4096)
@@ -1201,52 +1217,35 @@ def figure_cost_breakdown(
         return skipped_figure(title, _no_rows_reason(rows, f"stream at {human_size(size)}"))
     chosen["payload_bytes"] = str(size)
     fig, (ax,) = new_figure(title, subtitle(_meta(df, meta), chosen))
-    _stack(ax, table)
-    add_legend(fig, [ax], "component")
+    _side_by_side(ax, table)
+    add_legend(fig, [ax], "bar")
     set_notes(fig, _breakdown_notes(table, rows))
     return fig
 
 
-def _stack(ax: Axes, table: pd.DataFrame) -> None:
+BREAKDOWN_BARS: tuple[tuple[str, str], ...] = (
+    ("total", "channel total (colour = channel)"),
+    ("serialization", "pickle floor (in-process dumps + loads)"),
+    ("kernel", "kernel floor (raw pipe / socketpair)"),
+)
+
+
+def _side_by_side(ax: Axes, table: pd.DataFrame) -> None:
     x = np.arange(len(table))
-    ser = table["serialization"].fillna(0).to_numpy()
-    kern = table["kernel"].fillna(0).to_numpy()
-    tag(
-        ax.bar(
-            x,
-            ser,
-            0.6,
-            color=SERIALIZATION_COLOR,
-            hatch="//",
-            edgecolor="white",
-            label="serialization (pickle floor)",
-        ),
-        "serialization",
-    )
-    tag(
-        ax.bar(
-            x,
-            kern,
-            0.6,
-            bottom=ser,
-            color=KERNEL_COLOR,
-            edgecolor="white",
-            label="kernel transport (raw floor)",
-        ),
-        "kernel",
-    )
-    colors = [style_for(t).color for t in table["transport"]]
-    mech = ax.bar(
-        x,
-        table["mechanism"],
-        0.6,
-        bottom=ser + kern,
-        color=colors,
-        edgecolor="white",
-        label="mechanism overhead (colour = transport)",
-    )
-    tag(mech, "mechanism")
-    for xi, total in zip(x, table["total"], strict=True):
+    width = 0.8 / len(BREAKDOWN_BARS)
+    for i, (column, label) in enumerate(BREAKDOWN_BARS):
+        pos = x - 0.4 + width * (i + 0.5)
+        heights = table[column].fillna(0).to_numpy()  # NaN: not paid / not measured, no bar
+        if column == "total":
+            colors: Any = [style_for(t).color for t in table["transport"]]
+            style: dict[str, Any] = {}
+        elif column == "serialization":
+            colors, style = SERIALIZATION_COLOR, {"hatch": "//"}
+        else:
+            colors, style = KERNEL_COLOR, {}
+        bars = ax.bar(pos, heights, width, color=colors, edgecolor="white", label=label, **style)
+        tag(bars, column)
+    for xi, total in zip(x - 0.4 + width / 2, table["total"], strict=True):
         ax.annotate(
             f"{total:.3g}",
             (xi, total),
@@ -1256,23 +1255,34 @@ def _stack(ax: Axes, table: pd.DataFrame) -> None:
             xytext=(0, 2),
             textcoords="offset points",
         )
-    category_axis(ax, list(table["transport"]), "transport")
+    category_axis(ax, list(table["transport"]), "channel")
     ax.set_ylabel("time per message (\u00b5s)")
     ax.grid(True, axis="y", alpha=0.3)
 
 
 def _breakdown_notes(table: pd.DataFrame, rows: pd.DataFrame) -> list[str | None]:
-    notes: list[str | None] = [failure_note(rows)]
-    missing = [
-        n
-        for n, col in (("pickle", "serialization"), ("raw floor", "kernel"))
-        if table[col].isna().any()
+    notes: list[str | None] = [
+        failure_note(rows),
+        "Bars side by side, not stacked: each floor is measured alone and inside a channel the "
+        "stages overlap in time (a Queue's feeder thread pickles while the reader copies), so "
+        "they do not add up to the total and the gap is not one stage's cost.",
     ]
-    if missing:
-        notes.append(f"floor not measured ({', '.join(missing)}): counted as mechanism overhead")
-    overlap = list(table.loc[table["overlap"], "transport"])
-    if overlap:
-        notes.append(f"total below the sum of floors (stages overlap): {', '.join(overlap)}")
+    unpickled = list(table.loc[~table["pickles"].astype(bool), "transport"])
+    if unpickled:
+        notes.append(f"no pickle bar: {', '.join(unpickled)} send bytes frames (no pickling)")
+    no_kernel = list(table.loc[table["kernel"].isna(), "transport"])
+    if no_kernel:
+        notes.append(
+            f"no kernel bar: {', '.join(no_kernel)} (no raw floor applies, or it was not measured)"
+        )
+    if table["pickles"].astype(bool).any() and table["serialization"].isna().all():
+        notes.append("pickle floor not measured at this size")
+    above = list(table.loc[table["largest_floor_share"] > 1, "transport"])
+    if above:
+        notes.append(
+            f"faster than a floor it contains: {', '.join(above)} (the floor's loop is not the "
+            "channel's: batching or a different copy path)"
+        )
     return notes
 
 

@@ -44,8 +44,10 @@ CAPTIONS: dict[str, str] = {
     "proxy": "Manager proxies: operations per second by object and operation, for one client "
     "(proxy_ops) and for K processes updating at once (shared_state; hatch = K).",
     "start_method_placement": "Effect of the start method and CPU placement at one size.",
-    "cost_breakdown": "Where the time per message goes: pickling, the kernel's copy, and the "
-    "rest (locks, feeder threads, framing) at one payload size.",
+    "cost_breakdown": "Each channel's time per message (stream) beside the floors it contains, "
+    "measured alone: the pickle floor (only for channels that pickle) and the raw pipe / "
+    "socketpair its bytes pass through. Side by side, not stacked: inside a channel the stages "
+    "overlap in time, so they do not add up.",
     "comparison": "This machine (A) against the others: time ratios with 95% CIs (pale bars "
     "are not significant) and the shape after normalising by a baseline transport.",
 }

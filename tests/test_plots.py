@@ -253,23 +253,50 @@ def test_start_method_and_placement_grouped_bars() -> None:
 # --- 9. cost breakdown ----------------------------------------------------------------------
 
 
-def test_cost_breakdown_stacks_sum_to_the_total(df: pd.DataFrame) -> None:
+def test_cost_breakdown_shows_floors_beside_the_total_never_stacked(df: pd.DataFrame) -> None:
     fig = plots.figure_cost_breakdown(df, payload_bytes=4096)
     (ax,) = fig.axes
     real = [t for t in plots.transport_order(ok_transports(df, "stream")) if t not in plots.FLOORS]
     assert tick_texts(ax) == real
-    heights: dict[str, list[float]] = {}
+    bars: dict[str, list[Any]] = {}
     for patch in rects(ax):
-        heights.setdefault(str(patch.get_gid()), []).append(patch.get_height())
-    assert set(heights) == {"serialization", "kernel", "mechanism"}
-    totals = np.sum([heights[k] for k in ("serialization", "kernel", "mechanism")], axis=0)
+        bars.setdefault(str(patch.get_gid()), []).append(patch)
+    assert set(bars) == {"total", "serialization", "kernel"}
+    assert all(p.get_y() == 0 for ps in bars.values() for p in ps)  # nothing stacked
     table = plots.breakdown_table(
         plots.fix_dims(
             df[(df["pattern"] == "stream") & (df["payload_bytes"] == 4096)], ["transport"]
         )[0]
     )
-    assert totals == pytest.approx(table["total"].to_numpy())
+    heights = [p.get_height() for p in bars["total"]]
+    assert heights == pytest.approx(table["total"].to_numpy())
     assert "\u00b5s" in ax.get_ylabel()
+    notes = " ".join(plots.figure_notes(fig))
+    assert "not stacked" in notes and "do not add up" in notes
+
+
+def test_cost_breakdown_charges_no_pickling_to_bytes_channels() -> None:
+    # zmq_ipc and pipe_bytes send bytes frames: no pickle cost (the old figure charged zmq_ipc)
+    rows = fx.make_rows(
+        transports=("pipe", "pipe_bytes", "zmq_ipc", "faster_fifo", "pickle", "raw_socketpair"),
+        sizes=(4096,),
+        patterns=("stream",),
+        noise_sd=0.0,
+    )
+    table = plots.breakdown_table(fx.frame(rows)).set_index("transport")
+    assert np.isnan(table.loc["zmq_ipc", "serialization"])
+    assert np.isnan(table.loc["pipe_bytes", "serialization"])
+    assert table.loc["pipe", "serialization"] > 0
+    assert table.loc["faster_fifo", "serialization"] > 0  # faster_fifo pickles
+    assert np.isnan(table.loc["faster_fifo", "kernel"])  # shared memory: no kernel floor
+    assert table.loc["zmq_ipc", "kernel_floor"] == "raw_socketpair"
+    fig = plots.figure_cost_breakdown(fx.frame(rows), payload_bytes=4096)
+    (ax,) = fig.axes
+    pickle_bars = [p for p in rects(ax) if p.get_gid() == "serialization"]
+    ser = {t: p.get_height() for t, p in zip(tick_texts(ax), pickle_bars, strict=True)}
+    assert ser["zmq_ipc"] == 0 and ser["pipe_bytes"] == 0 and ser["pipe"] > 0
+    notes = " ".join(plots.figure_notes(fig))
+    assert "no pickle bar: pipe_bytes, zmq_ipc send bytes frames" in notes
 
 
 # --- 8. comparison --------------------------------------------------------------------------
