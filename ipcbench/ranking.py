@@ -20,6 +20,7 @@ standard library is imported at module level (the runner prints the run summary 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -49,6 +50,7 @@ _KNOWN_FLOORS: frozenset[str] = frozenset({"memcpy", "pickle", "raw_pipe", "raw_
 _KNOWN_PEERS: frozenset[str] = frozenset({"zmq_ipc", "faster_fifo"})
 
 
+@functools.cache
 def _registry() -> dict[str, Any]:
     from ipcbench import transports
 

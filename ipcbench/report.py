@@ -367,21 +367,26 @@ def ranking_sentence(r: ranking.Ranking) -> str:
             f"{ranking.interval_text(r.best, metric)}), {ranking.fmt_factor(up.vs_best.factor)} "
             f"faster than the runner-up {up.transport} ({_figure(up, metric)}; {_pq(up.vs_best)})."
         )
-    tied = [r.entry(t) for t in r.tie_group]
-    figures = ranking.names_text([_figure(e, metric) for e in tied if e is not None])
-    closest = r.runner_up
-    assert closest is not None and closest.vs_best is not None
+    tied = [e for e in r.entries if e.transport in r.tie_group]
+    figures = ranking.names_text([_figure(e, metric) for e in tied])
+    tests = "; ".join(
+        f"{e.transport} vs {r.best.transport}: {ranking.fmt_factor(e.vs_best.factor)}, "
+        f"{_pq(e.vs_best)}"
+        for e in tied[1:]
+        if e.vs_best is not None
+    )
     text = (
         f"{_at(g)}, {ranking.names_text(list(r.tie_group))} do not differ significantly in "
-        f"{what} ({figures}; {closest.transport} vs {r.best.transport}: "
-        f"{ranking.fmt_factor(closest.vs_best.factor)}, {_pq(closest.vs_best)}): no single "
-        "channel is best."
+        f"{what} ({figures}; {tests}): no single channel is best."
     )
-    rest = [e for e in r.entries if e.transport not in r.tie_group]
-    if rest and rest[0].vs_best is not None:
+    rest = [e for e in r.entries if e.transport not in r.tie_group and e.vs_best is not None]
+    if rest:
+        first = rest[0]
+        assert first.vs_best is not None
+        more = f" and {len(rest) - 1} more" if len(rest) > 1 else ""
         text += (
-            f" The next, {rest[0].transport}, is {ranking.fmt_factor(rest[0].vs_best.factor)} "
-            f"slower than {r.best.transport} ({_pq(rest[0].vs_best)})."
+            f" Significantly slower than {r.best.transport}: {first.transport} "
+            f"({ranking.fmt_factor(first.vs_best.factor)}, {_pq(first.vs_best)}){more}."
         )
     return text
 
@@ -497,7 +502,7 @@ def placement_findings(stated: Sequence[Stated]) -> list[str]:
     if not stated:
         return []
     other = stated[0].comparison.second.split("@")[1]
-    where = "on one CPU ('same')" if other == "same" else "unpinned ('unpinned')"
+    where = "on one CPU ('same')" if other == "same" else "unpinned"
     by_setting: dict[tuple[str, str], list[Stated]] = {}
     for s in stated:
         key = (s.group.get("payload_kind"), s.group.get("start_method"))
@@ -528,12 +533,21 @@ def placement_findings(stated: Sequence[Stated]) -> list[str]:
     return out
 
 
+MAX_NAMED = 4
+
+
 def _factors(comparisons: Sequence[ranking.Comparison]) -> str:
+    """Each channel with its factor; more than ``MAX_NAMED`` as a count and a range."""
+    ordered = sorted(comparisons, key=lambda c: -c.factor)
+    if len(ordered) > MAX_NAMED:
+        hi, lo = ordered[0], ordered[-1]
+        worst_q = max(c.q_value for c in ordered)
+        return (
+            f"{len(ordered)} channels, from {ranking.fmt_factor(lo.factor)} ({lo.first}) to "
+            f"{ranking.fmt_factor(hi.factor)} ({hi.first}), each q \u2264 {worst_q:.2g}"
+        )
     return ranking.names_text(
-        [
-            f"{c.first} ({ranking.fmt_factor(c.factor)}, {ranking.fmt_q(c.q_value)})"
-            for c in sorted(comparisons, key=lambda c: -c.factor)
-        ]
+        [f"{c.first} ({ranking.fmt_factor(c.factor)}, {ranking.fmt_q(c.q_value)})" for c in ordered]
     )
 
 
