@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ipcbench import plots, ranking, stats
+from ipcbench import plots, ranking, stats, summary
 from ipcbench.params import human_size
 
 ALPHA = 0.05
@@ -602,105 +602,14 @@ def _recommendation_row(r: ranking.Ranking) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Stability warnings, grouped by cause and pattern, worst first
-
-WORST_LISTED = 3
-
-
-@dataclass(frozen=True)
-class Problem:
-    cause: str  # "repeats", "spread", "short"
-    pattern: str
-    label: str
-    severity: float  # larger is worse
-    detail: str
-
-
-CAUSE_TEXT: dict[str, tuple[str, str]] = {  # cause -> (what, for one case; what to do)
-    "repeats": ("has fewer than {min_ok} ok repeats", "run more repeats or fix the failures"),
-    "spread": (
-        "varies more than {cv:.0%} between repeats",
-        "quiet the machine, pin CPUs or take more repeats",
-    ),
-    "short": (
-        "has a timed region below {short_ms:.3g} ms",
-        "too short for the clock: raise the target time or message count",
-    ),
-}
-CAUSE_ORDER: tuple[str, ...] = ("repeats", "spread", "short")
-
-
-def case_problems(rows: Sequence[Mapping[str, Any]], limit_s: float) -> list[Problem]:
-    """The stability problems of one case with at least one ok repeat."""
-    good = stats.ok_rows(rows)
-    if not good:
-        return []
-    first = rows[0]
-    pattern, label = str(first.get("pattern") or ""), stats.case_label(first)
-    out = []
-    if len(good) < stats.MIN_OK_REPEATS:
-        detail = f"{len(good)} of {len(rows)} ok"
-        out.append(
-            Problem(
-                "repeats",
-                pattern,
-                label,
-                1 - len(good) / max(len(rows), stats.MIN_OK_REPEATS),
-                detail,
-            )
-        )
-    column, _ = stats.rows_metric(rows)
-    spread = stats.cv(stats.metric_values(good, column))
-    if not math.isnan(spread) and spread > stats.CV_LIMIT:
-        out.append(Problem("spread", pattern, label, spread, f"CV {spread:.0%}"))
-    elapsed = stats.metric_values(good, "elapsed_s")
-    if elapsed and min(elapsed) < limit_s:
-        out.append(
-            Problem(
-                "short",
-                pattern,
-                label,
-                limit_s / max(min(elapsed), 1e-12),
-                f"{min(elapsed) * 1e3:.3g} ms",
-            )
-        )
-    return out
+# Stability warnings, grouped by cause and pattern, worst first (summary.grouped_warnings)
 
 
 def stability_lines(df: pd.DataFrame, meta: Mapping[str, Any]) -> list[str]:
     """Run-level warnings from the metadata, then per-case problems grouped by cause and
-    pattern, worst group first, each with its count and its worst few cases. Per-case lines
-    in the metadata are recomputed from the rows (cases that all failed are failed cases)."""
-    limit_s = stats.timer_min_elapsed_s()
-    cases = stats.group_cases(records(df)).values()
-    labels = {stats.case_label(rows[0]) for rows in cases}
-    run_lines = [
-        str(w) for w in meta.get("warnings") or [] if str(w).split(": ", 1)[0] not in labels
-    ]
-    problems = [p for rows in cases for p in case_problems(rows, limit_s)]
-    return list(dict.fromkeys(run_lines)) + grouped_problems(problems, limit_s)
-
-
-def grouped_problems(problems: Sequence[Problem], limit_s: float) -> list[str]:
-    groups: dict[tuple[str, str], list[Problem]] = {}
-    for p in problems:
-        groups.setdefault((p.cause, p.pattern), []).append(p)
-    ordered = sorted(
-        groups.items(),
-        key=lambda kv: (CAUSE_ORDER.index(kv[0][0]), -max(p.severity for p in kv[1]), kv[0][1]),
-    )
-    lines = []
-    for (cause, pattern), items in ordered:
-        items = sorted(items, key=lambda p: -p.severity)
-        what, advice = CAUSE_TEXT[cause]
-        what = what.format(min_ok=stats.MIN_OK_REPEATS, cv=stats.CV_LIMIT, short_ms=limit_s * 1e3)
-        if len(items) > 1:
-            what = what.replace("has ", "have ", 1).replace("varies ", "vary ", 1)
-        worst = "; ".join(f"{p.label} ({p.detail})" for p in items[:WORST_LISTED])
-        more = f"; and {len(items) - WORST_LISTED} more" if len(items) > WORST_LISTED else ""
-        noun = "case" if len(items) == 1 else "cases"
-        lines.append(f"{pattern}: {len(items)} {noun} {what} ({worst}{more}); {advice}.")
-    return lines
+    pattern, worst group first (``summary.grouped_warnings``). Per-case lines in the metadata
+    are recomputed from the rows (cases that all failed are failed cases, not instability)."""
+    return summary.grouped_warnings(records(df), meta.get("warnings") or [])
 
 
 def failed_table(df: pd.DataFrame) -> Table:

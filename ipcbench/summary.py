@@ -3,14 +3,15 @@ group (``ranking``), and where each channel saturates under an offered load (rat
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from math import nan
 from typing import Any
 
-from ipcbench import ranking
+from ipcbench import ranking, stats
 from ipcbench.params import human_size
 
 SUMMARY_PATTERNS: tuple[tuple[str, str], ...] = (
@@ -167,3 +168,105 @@ def format_summary(rows: list[dict[str, Any]]) -> str:
     if not lines:
         return "No successful pingpong/stream/rate cases to summarize."
     return SUMMARY_HEADER + "\n" + "\n".join(lines)
+
+
+# --- stability warnings, grouped by cause and pattern, worst first ------------------------------
+
+WORST_LISTED = 3
+
+
+@dataclass(frozen=True)
+class Problem:
+    cause: str  # "repeats", "spread", "short"
+    pattern: str
+    label: str
+    severity: float  # larger is worse
+    detail: str
+
+
+CAUSE_TEXT: dict[str, tuple[str, str]] = {  # cause -> (what, for one case; what to do)
+    "repeats": ("has fewer than {min_ok} ok repeats", "run more repeats or fix the failures"),
+    "spread": (
+        "varies more than {cv:.0%} between repeats",
+        "quiet the machine, pin CPUs or take more repeats",
+    ),
+    "short": (
+        "has a timed region below {short_ms:.3g} ms",
+        "too short for the clock: raise the target time or message count",
+    ),
+}
+CAUSE_ORDER: tuple[str, ...] = ("repeats", "spread", "short")
+
+
+def case_problems(rows: Sequence[Mapping[str, Any]], limit_s: float) -> list[Problem]:
+    """The stability problems of one case with at least one ok repeat."""
+    good = stats.ok_rows(rows)
+    if not good:
+        return []
+    first = rows[0]
+    pattern, label = str(first.get("pattern") or ""), stats.case_label(first)
+    out = []
+    if len(good) < stats.MIN_OK_REPEATS:
+        detail = f"{len(good)} of {len(rows)} ok"
+        out.append(
+            Problem(
+                "repeats",
+                pattern,
+                label,
+                1 - len(good) / max(len(rows), stats.MIN_OK_REPEATS),
+                detail,
+            )
+        )
+    column, _ = stats.rows_metric(rows)
+    spread = stats.cv(stats.metric_values(good, column))
+    if not math.isnan(spread) and spread > stats.CV_LIMIT:
+        out.append(Problem("spread", pattern, label, spread, f"CV {spread:.0%}"))
+    elapsed = stats.metric_values(good, "elapsed_s")
+    if elapsed and min(elapsed) < limit_s:
+        out.append(
+            Problem(
+                "short",
+                pattern,
+                label,
+                limit_s / max(min(elapsed), 1e-12),
+                f"{min(elapsed) * 1e3:.3g} ms",
+            )
+        )
+    return out
+
+
+def grouped_problems(problems: Sequence[Problem], limit_s: float) -> list[str]:
+    groups: dict[tuple[str, str], list[Problem]] = {}
+    for p in problems:
+        groups.setdefault((p.cause, p.pattern), []).append(p)
+    ordered = sorted(
+        groups.items(),
+        key=lambda kv: (CAUSE_ORDER.index(kv[0][0]), -max(p.severity for p in kv[1]), kv[0][1]),
+    )
+    lines = []
+    for (cause, pattern), items in ordered:
+        items = sorted(items, key=lambda p: -p.severity)
+        what, advice = CAUSE_TEXT[cause]
+        what = what.format(min_ok=stats.MIN_OK_REPEATS, cv=stats.CV_LIMIT, short_ms=limit_s * 1e3)
+        if len(items) > 1:
+            what = what.replace("has ", "have ", 1).replace("varies ", "vary ", 1)
+        worst = "; ".join(f"{p.label} ({p.detail})" for p in items[:WORST_LISTED])
+        more = f"; and {len(items) - WORST_LISTED} more" if len(items) > WORST_LISTED else ""
+        noun = "case" if len(items) == 1 else "cases"
+        lines.append(f"{pattern}: {len(items)} {noun} {what} ({worst}{more}); {advice}.")
+    return lines
+
+
+def grouped_warnings(
+    rows: Iterable[Mapping[str, Any]], run_warnings: Iterable[Any] = ()
+) -> list[str]:
+    """Run-level warnings (``run_warnings`` minus per-case lines, which are recomputed), then
+    the per-case problems of cases with at least one ok repeat, one line per (cause, pattern):
+    its count, its worst few cases and what to do. Groups of fewer ok repeats come first, then
+    spread, then short timed regions; within a cause the worst group first."""
+    limit_s = stats.timer_min_elapsed_s()
+    cases = stats.group_cases(rows).values()
+    labels = {stats.case_label(case[0]) for case in cases}
+    run_lines = [str(w) for w in run_warnings if str(w).split(": ", 1)[0] not in labels]
+    problems = [p for case in cases for p in case_problems(case, limit_s)]
+    return list(dict.fromkeys(run_lines)) + grouped_problems(problems, limit_s)

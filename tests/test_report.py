@@ -14,7 +14,7 @@ import fixtures_plots as fx
 import pandas as pd
 import pytest
 
-from ipcbench import cli, plots, report
+from ipcbench import cli, plots, report, summary
 from ipcbench.commands import plot as plot_command
 from ipcbench.errors import IpcbenchError
 
@@ -513,6 +513,7 @@ def test_stability_warnings_are_grouped_by_pattern_and_cause_worst_first() -> No
     parts.append(fa.crafted_rows({"pipe": tuple(20.0 * f for f in noisy)}, "pingpong", 64))
     meta = {"warnings": ["load average 1.5 at start", "pipe stream 64 B bytes fork unpinned: x"]}
     lines = report.stability_lines(crafted(*parts), meta)
+    assert lines == summary.grouped_warnings(crafted(*parts).to_dict("records"), meta["warnings"])
     assert lines[0] == "load average 1.5 at start"  # per-case metadata lines are recomputed
     assert len(lines) == 4
     assert lines[1].startswith("pingpong: 1 case has fewer than 5 ok repeats")
