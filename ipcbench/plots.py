@@ -1263,18 +1263,21 @@ def _side_by_side(ax: Axes, table: pd.DataFrame) -> None:
 def _breakdown_notes(table: pd.DataFrame, rows: pd.DataFrame) -> list[str | None]:
     notes: list[str | None] = [
         failure_note(rows),
-        "Bars side by side, not stacked: each floor is measured alone and inside a channel the "
-        "stages overlap in time (a Queue's feeder thread pickles while the reader copies), so "
-        "they do not add up to the total and the gap is not one stage's cost.",
+        "Bars side by side, not stacked: each floor is measured alone, and inside a channel the "
+        "stages overlap in time",
+        "(a Queue's feeder thread pickles while the reader copies), so the floors do not add up "
+        "to the total and the gap is not one stage's cost.",
     ]
     unpickled = list(table.loc[~table["pickles"].astype(bool), "transport"])
     if unpickled:
         notes.append(f"no pickle bar: {', '.join(unpickled)} send bytes frames (no pickling)")
     no_kernel = list(table.loc[table["kernel"].isna(), "transport"])
-    if no_kernel:
-        notes.append(
-            f"no kernel bar: {', '.join(no_kernel)} (no raw floor applies, or it was not measured)"
-        )
+    shared = [t for t in no_kernel if t in KERNEL_FLOOR and KERNEL_FLOOR[t] is None]
+    missing = [t for t in no_kernel if t not in shared]
+    if shared:
+        notes.append(f"no kernel bar: {', '.join(shared)} (shared memory, no kernel copy)")
+    if missing:
+        notes.append(f"no kernel bar: {', '.join(missing)} (its raw floor was not measured)")
     if table["pickles"].astype(bool).any() and table["serialization"].isna().all():
         notes.append("pickle floor not measured at this size")
     above = list(table.loc[table["largest_floor_share"] > 1, "transport"])

@@ -297,6 +297,7 @@ def test_cost_breakdown_charges_no_pickling_to_bytes_channels() -> None:
     assert ser["zmq_ipc"] == 0 and ser["pipe_bytes"] == 0 and ser["pipe"] > 0
     notes = " ".join(plots.figure_notes(fig))
     assert "no pickle bar: pipe_bytes, zmq_ipc send bytes frames" in notes
+    assert "no kernel bar: faster_fifo (shared memory, no kernel copy)" in notes
 
 
 # --- 8. comparison --------------------------------------------------------------------------
