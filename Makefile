@@ -15,9 +15,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,dev,peers]'
 	@touch $(STAMP)
 
+# bench: the run's own exit status is kept (in .last-run.status: POSIX sh has no pipefail), so
+# a run that fails or is interrupted stops make with that status, says how to resume, and draws
+# nothing. tee -i: Ctrl-C stops the run, not the copy of its output (the run still prints the
+# path of its CSV). BENCH_ARGS: extra flags for 'ipcbench run'.
 bench: $(STAMP)  ## the default sweep, then figures and the report for that run
-	$(IPCBENCH) run | tee .last-run.txt
-	@csv=$$(sed -n 's/^results: //p' .last-run.txt | tail -1); \
+	@rm -f .last-run.status; \
+	  { $(IPCBENCH) run $(BENCH_ARGS); echo $$? > .last-run.status; } | tee -i .last-run.txt; \
+	  status=$$(cat .last-run.status 2>/dev/null); \
+	  case "$$status" in ''|*[!0-9]*) status=130;; esac; \
+	  csv=$$(sed -n 's/^results: //p' .last-run.txt | tail -1); \
+	  if [ "$$status" != 0 ] || [ -z "$$csv" ]; then \
+	    echo "make bench: 'ipcbench run' did not finish (exit status $$status); nothing drawn" >&2; \
+	    if [ -n "$$csv" ]; then \
+	      echo "make bench: continue it with '$(IPCBENCH) run --resume $$csv', then 'make report'" >&2; \
+	    else \
+	      echo "make bench: see the error above; a run stopped mid-way continues with '$(IPCBENCH) run --resume <its CSV>'" >&2; \
+	    fi; \
+	    [ "$$status" != 0 ] || status=1; exit $$status; \
+	  fi; \
 	  $(IPCBENCH) report "$$csv"  # writes the figures (PNG + SVG) and the report
 
 quick: $(STAMP)  ## every transport x pattern on a small grid (about a minute)

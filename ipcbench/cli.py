@@ -175,15 +175,15 @@ def cmd_run(args: argparse.Namespace) -> int:
                 "'ipcbench summarize'",
                 file=sys.stderr,
             )
-    print(f"results: {result.paths.csv}")
-    if result.interrupted:
+    if result.interrupted:  # said first: stdout may be a pipe already closed by the Ctrl-C
         print(
             "interrupted: the CSV holds every case finished so far; continue with "
             f"'ipcbench run --resume {result.paths.csv}'",
             file=sys.stderr,
+            flush=True,
         )
-        return 130
-    return 0
+    print(f"results: {result.paths.csv}")
+    return 130 if result.interrupted else 0
 
 
 def _warnings(result: object) -> list[str]:

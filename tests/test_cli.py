@@ -327,3 +327,52 @@ def test_runs_started_at_once_write_separate_files(tmp_path: Path) -> None:
         assert meta["run_id"] == rows[0]["run_id"] and meta["finished"] is True
         run_ids.add(meta["run_id"])
     assert len(run_ids) == 3
+
+
+# --- make bench stops on a failed run ----------------------------------------------------------
+
+FAKE_IPCBENCH = """#!/bin/sh
+if [ "$1" = run ]; then echo "results: $RUN_CSV"; exit "$RUN_EXIT"; fi
+echo "$@" >> "$REPORTED"
+"""
+
+
+def make_bench(tmp_path: Path, run_exit: int) -> subprocess.CompletedProcess[str]:
+    """The Makefile's bench recipe with a stand-in ipcbench (set-up stamp satisfied)."""
+    fake = tmp_path / "fake-ipcbench"
+    fake.write_text(FAKE_IPCBENCH)
+    fake.chmod(0o755)
+    (tmp_path / "pyproject.toml").write_text("")
+    stamp = tmp_path / "stamp"
+    stamp.write_text("")
+    os.utime(tmp_path / "pyproject.toml", (1, 1))  # older than the stamp: no set-up
+    makefile = Path(__file__).resolve().parent.parent / "Makefile"
+    env = {
+        **os.environ,
+        "RUN_CSV": "results/m/run.csv",
+        "RUN_EXIT": str(run_exit),
+        "REPORTED": str(tmp_path / "reported"),
+    }
+    return subprocess.run(
+        ["make", "-s", "-f", str(makefile), "bench", f"STAMP={stamp}", f"IPCBENCH={fake}"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("run_exit", [1, 2, 130])
+def test_make_bench_stops_on_a_failed_run(tmp_path: Path, run_exit: int) -> None:
+    out = make_bench(tmp_path, run_exit)
+    assert out.returncode != 0, out.stderr
+    assert not (tmp_path / "reported").exists()  # nothing drawn
+    assert f"exit status {run_exit}" in out.stderr
+    assert "--resume results/m/run.csv" in out.stderr
+
+
+def test_make_bench_reports_a_finished_run(tmp_path: Path) -> None:
+    out = make_bench(tmp_path, 0)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "reported").read_text() == "report results/m/run.csv\n"
