@@ -572,7 +572,8 @@ def recommendation_table(df: pd.DataFrame, analysis: Analysis | None = None) -> 
     other channel, else the tie group; the best median with its interval, the runner-up, the
     margin and the test (Mann-Whitney, Benjamini-Hochberg over the report, 5 % minimum)."""
     analysis = analysis or analyse(df)
-    return Table(list(RECOMMENDATION_HEADERS), [_recommendation_row(r) for r in analysis.rankings])
+    ordered = sorted(analysis.rankings, key=lambda r: RECOMMEND_PATTERNS.index(r.group.pattern))
+    return Table(list(RECOMMENDATION_HEADERS), [_recommendation_row(r) for r in ordered])
 
 
 def _recommendation_row(r: ranking.Ranking) -> list[str]:

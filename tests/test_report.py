@@ -458,7 +458,7 @@ def test_placement_difference_is_tested_per_channel() -> None:
     assert "does not differ significantly for queue" in placement
 
 
-PROXY_US = {"manager_dict": (1600.0, 1630.0, 1660.0, 1690.0, 1720.0)}
+PROXY_US: dict[str, tuple[float, ...]] = {"manager_dict": (1600.0, 1630.0, 1660.0, 1690.0, 1720.0)}
 
 
 def proxy_rows(
