@@ -24,8 +24,10 @@ that keep CPUs busy run at once; jobs that mostly wait for a watchdog (hang, sto
 other --jobs slots.
 
     python bench/fault_matrix.py                    # the whole matrix: 1151 planned cells
-                                                    # (+140 resume cells), ~12 min on 2 cores
-                                                    # (32 min one job at a time: --jobs 1)
+                                                    # (+140 resume cells), about 12 min on 2
+                                                    # cores (a pessimistic estimate: 18);
+                                                    # --cpu-jobs 3 is faster still; --jobs 1
+                                                    # is the old one-at-a-time run (32 min)
     python bench/fault_matrix.py --sample 150       # CI: a seeded sample (~1.5 min), a new
                                                     # seed each run, printed; --seed S repeats
     python bench/fault_matrix.py --list             # the cells, without running them
