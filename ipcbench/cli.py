@@ -8,6 +8,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 
+from ipcbench.commands.options import add_out_argument
 from ipcbench.errors import IpcbenchError
 
 # Subcommands provided by their own modules: each has register(subparsers) and main(args).
@@ -29,8 +30,28 @@ EPILOG = """examples:
 
 
 class _Parser(argparse.ArgumentParser):
+    """Usage errors as IpcbenchError (one line, exit 2), pointing to this parser's --help."""
+
     def error(self, message: str) -> None:  # type: ignore[override]
         raise IpcbenchError(f"{message} (see '{self.prog} --help')")
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """Subcommand name -> its parser."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse; arguments no parser knows are reported by the subcommand they were given to, so
+    the error points to 'ipcbench report --help', not to the top-level help."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        target = _subcommands(parser).get(getattr(args, "command", None) or "", parser)
+        target.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
 
 
 def _add_run(sub: argparse._SubParsersAction) -> None:
@@ -109,7 +130,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         help="small grid: 64 B, 4 KiB, 256 KiB (1 KiB for many-process patterns), short "
         "target time",
     )
-    p.add_argument("-o", "--out", help="results folder (default: results/)")
+    add_out_argument(p, "results folder (default: results/)", metavar="DIR", type=str)
     p.add_argument("-q", "--quiet", action="store_true", default=None, help="no progress output")
     p.add_argument(
         "-c",
@@ -242,8 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
-        except ImportError:
-            continue
+        except ImportError as exc:  # a broken install, not a command to leave out quietly
+            raise IpcbenchError(
+                f"cannot load the '{name.rsplit('.', 1)[-1]}' subcommand ({name}): {exc}; "
+                "reinstall ipcbench (pip install -e .)"
+            ) from None
         module.register(sub)
     return parser
 
@@ -251,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args = _parse(parser, argv)
         if not getattr(args, "func", None):
             parser.print_help()
             return 2

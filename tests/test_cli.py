@@ -11,6 +11,7 @@ import textwrap
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -376,3 +377,81 @@ def test_make_bench_reports_a_finished_run(tmp_path: Path) -> None:
     out = make_bench(tmp_path, 0)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "reported").read_text() == "report results/m/run.csv\n"
+
+
+# --- one command-line grammar -----------------------------------------------------------------
+
+WRITERS = ("run", "plot", "report", "export", "summarize", "compare")  # subcommands that write
+
+
+def _subcommand_parsers() -> dict[str, Any]:
+    """Every subcommand's parser except pyperf's (whose options belong to pyperf's parser)."""
+    from ipcbench import cli
+
+    parsers = cli._subcommands(cli.build_parser())
+    assert set(WRITERS) | {"list", "pyperf"} <= set(parsers)
+    return {name: p for name, p in parsers.items() if name != "pyperf"}
+
+
+def _visible_options(parser: Any) -> list[Any]:
+    import argparse
+
+    return [
+        a
+        for a in parser._actions
+        if a.option_strings and a.help != argparse.SUPPRESS and a.dest != "help"
+    ]
+
+
+def test_shared_options_are_spelled_and_mean_the_same_everywhere() -> None:
+    from collections import defaultdict
+
+    uses: dict[str, list[tuple[str, Any]]] = defaultdict(list)
+    for name, parser in _subcommand_parsers().items():
+        for action in _visible_options(parser):
+            for flag in action.option_strings:
+                uses[flag].append((name, action))
+    for flag, found in uses.items():
+        shapes = {
+            (name, tuple(a.option_strings), type(a).__name__, str(a.nargs)) for name, a in found
+        }
+        assert len({shape[1:] for shape in shapes}) == 1, f"{flag}: {sorted(shapes)}"
+
+
+def test_every_subcommand_that_writes_takes_o_out() -> None:
+    parsers = _subcommand_parsers()
+    for name in WRITERS:
+        flags = {f for a in _visible_options(parsers[name]) for f in a.option_strings}
+        assert {"-o", "--out"} <= flags, f"ipcbench {name}: {sorted(flags)}"
+
+
+@pytest.mark.parametrize("command", ["run", "plot", "report", "export", "summarize", "compare"])
+def test_a_usage_error_points_to_the_subcommands_help(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ipcbench import cli
+
+    for argv in ([command, "--no-such-flag"], [command, str(tmp_path / "x.csv"), "-x", "1"]):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"(see 'ipcbench {command} --help')" in err[0], err
+
+
+def test_report_takes_o(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """'ipcbench report RUN.csv -o DIR' is parsed (here: refused for the missing file only)."""
+    from ipcbench import cli
+
+    assert cli.main(["report", str(tmp_path / "none.csv"), "-o", str(tmp_path / "r")]) == 2
+    assert "unrecognized" not in capsys.readouterr().err
+
+
+def test_a_subcommand_that_fails_to_import_is_an_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ipcbench import cli
+
+    broken = "ipcbench.commands.no_such_module"
+    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, broken))
+    assert cli.main(["list"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and broken in err[0], err

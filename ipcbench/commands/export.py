@@ -1,10 +1,11 @@
-"""``ipcbench export --format pyperf RESULTS... -o out.json [--force]``."""
+"""``ipcbench export --format pyperf RESULTS... -o/--out out.json [--force]``."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from ipcbench.commands.options import add_out_argument, require_out
 from ipcbench.export import FORMATS, export_pyperf
 
 RESULTS_HELP = "a run's .csv, a machine folder (results/<machine-id>/) or the results folder"
@@ -24,15 +25,16 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "--format", choices=FORMATS, default="pyperf", help="output format (default: pyperf)"
     )
-    parser.add_argument(
-        "-o", "--output", type=Path, required=True, help="file to write (.json, or .json.gz)"
+    add_out_argument(
+        parser, "file to write (.json, or .json.gz)", metavar="FILE.json", required=True
     )
-    parser.add_argument("--force", action="store_true", help="overwrite the -o file if it exists")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     parser.set_defaults(func=main)
     return parser
 
 
 def main(args: argparse.Namespace) -> int:
-    count = export_pyperf(args.results, args.output, force=args.force)
-    print(f"wrote {count} benchmark(s) to {args.output} (pyperf JSON)")
+    out = require_out(args, "export")
+    count = export_pyperf(args.results, out, force=args.force)
+    print(f"wrote {count} benchmark(s) to {out} (pyperf JSON)")
     return 0

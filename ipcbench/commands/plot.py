@@ -1,4 +1,4 @@
-"""``ipcbench plot RESULTS... [--figures NAME,...] [--out DIR] [--formats png,svg]``.
+"""``ipcbench plot RESULTS... [--figures NAME,...] [-o/--out DIR] [--formats png,svg]``.
 
 Figures are written to ``plots/<machine-id>/<figure>.<format>`` (regenerated on every call;
 result files are only read). pandas and matplotlib are imported inside ``main`` only.
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ipcbench.commands.options import add_out_argument
 from ipcbench.commands.summarize import RESULTS_HELP, SubParsers
 from ipcbench.errors import IpcbenchError
 
@@ -54,12 +55,11 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> argparse.ArgumentParse
         metavar="NAME,...",
         help=f"figures to draw (default: all): {', '.join(FIGURE_NAMES)}",
     )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        metavar="DIR",
-        help="output folder (default: plots/<machine-id>/; with several "
+    add_out_argument(
+        parser,
+        "output folder (default: plots/<machine-id>/; with several "
         "machines one subfolder per machine)",
+        metavar="DIR",
     )
     parser.add_argument(
         "--formats",

@@ -1,4 +1,4 @@
-"""``ipcbench report RESULTS... [--out DIR]``: a self-contained HTML page and a Markdown version.
+"""``ipcbench report RESULTS... [-o/--out DIR]``: a self-contained HTML page and a Markdown version.
 
 One report per machine in ``plots/<machine-id>/`` (report.html, report.md and the figures they
 show). With results of several machines every report also compares its machine with the others.
@@ -8,8 +8,8 @@ pandas and matplotlib are imported inside ``main`` only.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from ipcbench.commands.options import add_out_argument
 from ipcbench.commands.plot import out_dir_for
 from ipcbench.commands.summarize import RESULTS_HELP, SubParsers
 
@@ -26,12 +26,11 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> argparse.ArgumentParse
         ),
     )
     parser.add_argument("results", nargs="+", metavar="RESULTS", help=RESULTS_HELP)
-    parser.add_argument(
-        "--out",
-        type=Path,
-        metavar="DIR",
-        help="output folder (default: plots/<machine-id>/; with several "
+    add_out_argument(
+        parser,
+        "output folder (default: plots/<machine-id>/; with several "
         "machines one subfolder per machine)",
+        metavar="DIR",
     )
     parser.set_defaults(func=main)
     return parser
