@@ -34,3 +34,18 @@ def test_readme_example(tmp_path: Path) -> None:
 
 def test_public_names() -> None:
     assert {"run", "load", "__version__"} <= set(ipcbench.__all__)
+
+
+def test_packaging_license_is_an_spdx_expression_with_its_file() -> None:
+    """PEP 639: ``license = "MIT"`` + ``license-files`` (the TOML table form is deprecated and
+    stops building after 2027-02-18); the build backend must be new enough to read it."""
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert project["project"]["license"] == "MIT"
+    assert project["project"]["license-files"] == ["LICENSE"]
+    text = (root / "LICENSE").read_text()
+    assert text.startswith("MIT License") and "ipcbench contributors" in text
+    requires = project["build-system"]["requires"]
+    assert "setuptools>=77" in requires  # first setuptools with SPDX license expressions
