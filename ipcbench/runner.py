@@ -120,7 +120,7 @@ def create_run_files(folder: Path, attempts: int = 1000) -> RunPaths:
     for _ in range(attempts):
         paths = new_run_paths(folder)
         try:
-            fd = os.open(paths.csv, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            fd = os.open(paths.csv, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
             continue  # another run took this name between the check and the create
         except OSError as exc:
