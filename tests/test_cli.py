@@ -455,3 +455,42 @@ def test_a_subcommand_that_fails_to_import_is_an_error(
     assert cli.main(["list"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and broken in err[0], err
+
+
+PYPERF_PARSE = textwrap.dedent(
+    """
+    import sys, pyperf
+    from ipcbench.commands.pyperf_cmd import add_options
+    runner = pyperf.Runner()
+    add_options(runner.argparser)
+    args = runner.argparser.parse_args(sys.argv[1:])
+    print(args.transport, args.pattern, args.size, args.payload_kind, args.start_method,
+          args.placement, args.output)
+    """
+)
+
+
+@pytest.mark.parametrize("plural", ["s", ""])
+def test_pyperf_takes_the_case_options_as_run_spells_them(plural: str) -> None:
+    """'ipcbench pyperf' takes --transports ... --placements like 'ipcbench run' (and the old
+    singular forms), and -o/--out (pyperf's --output) like every command that writes."""
+    flags = [
+        "--transport",
+        "--pattern",
+        "--size",
+        "--payload-kind",
+        "--start-method",
+        "--placement",
+    ]
+    values = ["pipe,queue", "stream", "64,4K", "object", "spawn", "same"]
+    argv = [
+        arg for flag, value in zip(flags, values, strict=True) for arg in (flag + plural, value)
+    ]
+    out = subprocess.run(
+        [sys.executable, "-c", PYPERF_PARSE, *argv, "--out", "x.json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [*values, "x.json"]

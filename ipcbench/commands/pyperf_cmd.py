@@ -6,8 +6,9 @@
 
 Every option after ``pyperf`` goes to pyperf's own argument parser (``--help`` lists them all:
 ``-o``, ``--fast``, ``--rigorous``, ``-p/--processes``, ``--affinity``, ...), extended with:
-``--transport``, ``--pattern`` (pingpong or stream), ``--size``, ``--payload-kind``,
-``--start-method``, ``--placement`` -- comma lists; one pyperf benchmark per case, named like
+``--transports``, ``--patterns`` (pingpong or stream), ``--sizes``, ``--payload-kinds``,
+``--start-methods``, ``--placements`` (as ``ipcbench run`` spells them; the singular forms work
+too) -- comma lists; one pyperf benchmark per case, named like
 ``ipcbench export`` names cases, so both kinds of file compare.
 
 pyperf runs this module's code again in every worker process it spawns; custom options reach
@@ -48,9 +49,16 @@ _sessions: dict[Case, Any] = {}
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
+    """Our case options, spelled as ``ipcbench run`` spells them (``--transports``, ...) and,
+    as before, in the singular; pyperf's ``-o/--output`` also takes ``--out``."""
     group = parser.add_argument_group("ipcbench cases")
     for dest, (flag, default, text) in OPTIONS.items():
-        group.add_argument(flag, dest=dest, default=default, help=text)
+        group.add_argument(run_spelling(flag), flag, dest=dest, default=default, help=text)
+
+
+def run_spelling(flag: str) -> str:
+    """``--transport`` -> ``--transports``: the flag as ``ipcbench run`` takes it."""
+    return flag + "s"
 
 
 def add_cmdline_args(cmd: list[str], args: argparse.Namespace) -> None:
