@@ -326,8 +326,11 @@ def child_sweep(spec_path: str) -> int:
     cases = [Case(**params, fault=fault) for params in spec["cases"]]
     seconds: dict[str, float] = {}
 
+    running: list[Case] = []  # the case whose driver runs now, for the killer
+
     class TimedRunner(Runner):
         def run_case(self, case: Case, repeat: int = 0) -> CaseOutcome:
+            running[:] = [case]
             outcome = super().run_case(case, repeat)
             seconds[case.label()] = outcome.seconds
             return outcome
@@ -335,7 +338,10 @@ def child_sweep(spec_path: str) -> int:
     stop = threading.Event()
     killer = None
     if scenario in EXTERNAL:
-        killer = threading.Thread(target=_killer, args=(scenario, stop), daemon=True)
+        uses_manager = lambda: bool(running) and running[0].transport.startswith("manager_")  # noqa: E731
+        killer = threading.Thread(
+            target=_killer, args=(scenario, stop, SETTLE_S, uses_manager), daemon=True
+        )
         killer.start()
     result = TimedRunner(settings, cases=cases).run()
     stop.set()
@@ -349,17 +355,26 @@ def child_sweep(spec_path: str) -> int:
     return 0
 
 
-def _killer(scenario: str, stop: threading.Event, settle_s: float = SETTLE_S) -> None:
+def _killer(
+    scenario: str,
+    stop: threading.Event,
+    settle_s: float = SETTLE_S,
+    uses_manager: Callable[[], bool] | None = None,
+) -> None:
     """SIGKILL (or SIGSTOP: it stops reading) one process of each case once its processes are
     up and running: a worker (the newest) or the Manager server (the oldest: it is started
-    before the workers) -- the Manager only once a client is connected to it for good (the
-    case is running): killed while the driver was still setting the channel up, it would make
-    an error of that setup, not the crash of a running case (seen on a busy machine, where a
-    spawned server takes longer than ``settle_s`` to start)."""
+    before the workers). Not during the case's setup, which would make an error of the setup
+    instead of a crash of the running case (seen on a busy machine, where a spawned Manager
+    server takes longer than ``settle_s`` to start and was the only process yet): with a
+    Manager, a worker only once one has started besides it, the Manager only once a client is
+    connected to it for good. ``uses_manager``: whether the running case has a Manager
+    (default: the *_manager scenarios' cases do). Oldest and newest by start time, not pid
+    (pids wrap around)."""
     me = psutil.Process()
     seen: dict[int, tuple[tuple[frozenset[int], bool], float]] = {}
     done: set[int] = set()
     manager = scenario.endswith("manager")
+    with_manager = uses_manager or (lambda: manager)
     while not stop.is_set():
         for driver in me.children():
             if driver.pid in done:
@@ -367,15 +382,29 @@ def _killer(scenario: str, stop: threading.Event, settle_s: float = SETTLE_S) ->
             pids = _leaves(driver)
             if pids is None:
                 continue
-            state = (pids, manager and bool(pids) and _in_use(min(pids)))
+            by_age = _by_start_time(pids)
+            state = (pids, manager and bool(by_age) and _in_use(by_age[0]))
             previous, since = seen.get(driver.pid, ((frozenset(), False), 0.0))
             if state != previous:
                 seen[driver.pid] = (state, time.monotonic())
-            elif pids and (state[1] or not manager) and time.monotonic() - since >= settle_s:
-                victim = min(pids) if manager else max(pids)
+                continue
+            ready = state[1] if manager else len(by_age) >= (2 if with_manager() else 1)
+            if ready and time.monotonic() - since >= settle_s:
+                victim = by_age[0] if manager else by_age[-1]
                 os.kill(victim, signal.SIGKILL if scenario.startswith("kill") else signal.SIGSTOP)
                 done.add(driver.pid)
         time.sleep(0.02)
+
+
+def _by_start_time(pids: Iterable[int]) -> list[int]:
+    """The processes oldest first (gone ones left out)."""
+    started = []
+    for pid in pids:
+        try:
+            started.append((psutil.Process(pid).create_time(), pid))
+        except (psutil.Error, OSError):
+            continue
+    return [pid for _, pid in sorted(started)]
 
 
 def _in_use(pid: int) -> bool:

@@ -591,38 +591,50 @@ SETUP_THEN_USE = textwrap.dedent(
     import multiprocessing, os, sys, time
     if __name__ == "__main__":
         os.setpgid(0, 0)  # like a case driver
-        manager = multiprocessing.get_context("spawn").Manager()
-        q = manager.Queue()  # the channel being set up: no client connected for good yet
+        ctx = multiprocessing.get_context("spawn")
+        manager = ctx.Manager()
+        q = manager.Queue()  # the channel being set up: no worker, no client for good yet
         print(manager._process.pid, flush=True)
         sys.stdin.readline()
-        q.qsize()  # the case runs: the proxy's connection stays
+        q.qsize()  # the case runs: the proxy's connection stays, a worker is up
+        worker = ctx.Process(target=time.sleep, args=(30,))
+        worker.start()
+        print(worker.pid, flush=True)
         time.sleep(30)
     """
 )
 
 
-def test_manager_is_killed_only_once_the_case_uses_it(tmp_path: Path) -> None:
-    """kill_manager from outside: not while the driver is still setting the channel up (an
-    error of the setup, not the crash of a running case), but once a client is connected."""
+@pytest.mark.parametrize("scenario", ["kill_manager", "kill_worker"])
+def test_external_kills_wait_until_the_case_with_a_manager_runs(
+    tmp_path: Path, scenario: str
+) -> None:
+    """kill_manager / kill_worker from outside: not while the driver is still setting the
+    channel up (the Manager alone, not serving yet: an error of the setup, not the crash of a
+    running case; seen on a busy machine), but once a client is connected and a worker is up:
+    then the Manager, or the worker (never the Manager for kill_worker)."""
     script = tmp_path / "driver.py"
     script.write_text(SETUP_THEN_USE)
     driver = subprocess.Popen(
         [sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
     stop = threading.Event()
-    killer = threading.Thread(target=fault_matrix._killer, args=("kill_manager", stop, 0.1))
+    args = (scenario, stop, 0.1, lambda: True)
+    killer = threading.Thread(target=fault_matrix._killer, args=args)
     try:
         assert driver.stdout is not None and driver.stdin is not None
         manager = psutil.Process(int(driver.stdout.readline()))
         killer.start()
-        time.sleep(1.0)  # stable, but not in use: left alone
+        time.sleep(1.0)  # stable, but setting up: left alone
         assert _alive(manager)
         driver.stdin.write("go\n")
         driver.stdin.flush()
+        worker = psutil.Process(int(driver.stdout.readline()))
+        victim, spared = (manager, worker) if scenario == "kill_manager" else (worker, manager)
         deadline = time.monotonic() + 20
-        while _alive(manager) and time.monotonic() < deadline:  # killed once in use
+        while _alive(victim) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _alive(manager)
+        assert not _alive(victim) and _alive(spared)
     finally:
         stop.set()
         if killer.is_alive():
