@@ -336,10 +336,40 @@ def receive(recv: Any, batch: BatchCheck) -> Any:
 
 
 PRODUCER_SHIFT = 32  # many-producer sequence numbers: producer << 32 | per-producer number
+NUMBER_MASK = (1 << PRODUCER_SHIFT) - 1
+END_SEQ = (1 << 64) - 1  # the sequence number of a pipe pair's end marker (no producer has it)
+MAX_NAMED = 3  # a loss or duplication names at most this many messages
 
 
 def fan_seq(producer: int, number: int) -> int:
     return producer << PRODUCER_SHIFT | number
+
+
+def fan_name(seq: int) -> str:
+    """A many-producer message as the errors name it: producer, number and sequence number."""
+    return f"producer {seq >> PRODUCER_SHIFT} message {seq & NUMBER_MASK} (seq {seq})"
+
+
+class PairEnded(Exception):
+    """Raised by ``FanReceiver.accept`` for a pipe pair's end marker: that producer has sent
+    everything it will send to this consumer in this batch."""
+
+
+def end_marker(wire: str) -> Any:
+    """What a fan producer sends on each of its pipe pairs after its timed batch: a frame of
+    the sequence number alone (bytes wire), or ``(END_SEQ, None)`` (object wire). Neither
+    passes a message's length check, so the timed loop spends nothing on telling them apart."""
+    return SEQ.pack(END_SEQ) if wire == "bytes" else (END_SEQ, None)
+
+
+def is_end_marker(msg: Any, bytes_wire: bool) -> bool:
+    """Whether ``msg`` is an end marker (see ``end_marker``)."""
+    try:
+        if bytes_wire:
+            return len(msg) == SEQ_BYTES and SEQ.unpack_from(msg, 0)[0] == END_SEQ
+        return type(msg) is tuple and len(msg) == 2 and msg[0] == END_SEQ and msg[1] is None
+    except (TypeError, ValueError, struct.error):
+        return False
 
 
 class FanReceiver:
@@ -375,8 +405,14 @@ class FanReceiver:
         self.period = sample.start(producers * n_per) if sample is not None else 1
 
     def open(self, msg: Any) -> int:
-        """Check one message in full (length and whole payload); return its seq."""
-        return self.verifier.whole(msg, self.bytes_wire)
+        """Check one message in full (length and whole payload); return its seq. An end
+        marker raises PairEnded (looked for only once a message has failed its checks)."""
+        try:
+            return self.verifier.whole(msg, self.bytes_wire)
+        except DeliveryError:
+            if is_end_marker(msg, self.bytes_wire):
+                raise PairEnded from None
+            raise
 
     def _light(self, msg: Any) -> int:
         """Length and seq only (timed use)."""
@@ -392,7 +428,9 @@ class FanReceiver:
             pass
         return self.open(msg)  # raises and names the fault
 
-    def accept(self, msg: Any) -> None:
+    def accept(self, msg: Any) -> int:
+        """Check and mark one message; return its seq. Raises DeliveryError naming the
+        message (producer, number, seq), or PairEnded for a pipe pair's end marker."""
         sample = self.sample
         if sample is None:
             seq = self.open(msg)
@@ -400,21 +438,27 @@ class FanReceiver:
             seq = self._light(msg)
             if self.count % self.period == 0:
                 sample.keep(msg)
-        producer, number = seq >> PRODUCER_SHIFT, seq & ((1 << PRODUCER_SHIFT) - 1)
-        if 0 <= producer < len(self.last) and number < self.first:
-            raise DeliveryError(  # a pipe pair's extra copy, left over from an earlier batch
-                f"producer {producer} message {number}: duplicated (from an earlier batch)"
-            )
+        producer, number = seq >> PRODUCER_SHIFT, seq & NUMBER_MASK
         if not 0 <= producer < len(self.last) or not 0 <= number - self.first < self.n_per:
-            raise DeliveryError(f"message {seq}: unexpected producer {producer} number {number}")
+            self._unexpected(seq)
         if number <= self.last[producer]:
             raise DeliveryError(
-                f"producer {producer} message {number}: out of order or duplicated "
-                f"(after {self.last[producer]})"
+                f"{fan_name(seq)}: out of order or duplicated (after message {self.last[producer]})"
             )
         self.last[producer] = number
         self.seen[producer * self.n_per + number - self.first] = 1
         self.count += 1
+        return seq
+
+    def _unexpected(self, seq: int) -> NoReturn:
+        """A message outside this batch: an end marker (with a payload as long as a frame's
+        header), an extra copy left over from an earlier batch, or a stranger."""
+        if seq == END_SEQ:
+            raise PairEnded
+        producer, number = seq >> PRODUCER_SHIFT, seq & NUMBER_MASK
+        if 0 <= producer < len(self.last) and number < self.first:
+            raise DeliveryError(f"{fan_name(seq)}: duplicated (from an earlier batch)")
+        raise DeliveryError(f"message {seq}: unexpected producer {producer} number {number}")
 
     def finish(self, last: Any = None) -> None:
         """After the clock: the kept messages (and ``last``) in full."""
@@ -425,11 +469,13 @@ class FanReceiver:
 
 
 def check_exactly_once(
-    seen_per_consumer: Sequence[bytes | bytearray], producers: int, n_per: int
+    seen_per_consumer: Sequence[bytes | bytearray], producers: int, n_per: int, first: int = 0
 ) -> None:
     """Raise DeliveryError unless every message was marked by exactly one consumer.
 
-    The marks (one byte, 0 or 1, per message) are added as big integers, which is fast."""
+    Mark i stands for producer ``i // n_per``'s message ``first + i % n_per``; errors name
+    messages by producer, number and sequence number. The marks (one byte, 0 or 1, per
+    message) are added as big integers, which is fast."""
     size = producers * n_per
     acc = 0
     for seen in seen_per_consumer:
@@ -437,12 +483,26 @@ def check_exactly_once(
         overlap = acc & marks
         if overlap:
             i = (overlap & -overlap).bit_length() // 8
-            raise DeliveryError(f"producer {i // n_per} message {i % n_per}: duplicated")
+            raise DeliveryError(f"duplicated: {_mark_name(i, n_per, first)} arrived twice")
         acc |= marks
     total = acc.to_bytes(size, "little")
-    missing = total.find(0)
-    if missing >= 0:
-        raise DeliveryError(
-            f"producer {missing // n_per} message {missing % n_per}: lost "
-            f"({total.count(0)} of {size} missing)"
-        )
+    missing = _zeros(total, MAX_NAMED)
+    if missing:
+        count = total.count(0)
+        names = ", ".join(_mark_name(i, n_per, first) for i in missing)
+        more = f" and {count - len(missing)} more" if count > len(missing) else ""
+        raise DeliveryError(f"lost: {names}{more} never arrived ({count} of {size} missing)")
+
+
+def _mark_name(i: int, n_per: int, first: int) -> str:
+    return fan_name(fan_seq(i // n_per, first + i % n_per))
+
+
+def _zeros(marks: bytes, limit: int) -> list[int]:
+    """The indexes of the first ``limit`` zero bytes in ``marks``."""
+    found: list[int] = []
+    i = marks.find(0)
+    while i >= 0 and len(found) < limit:
+        found.append(i)
+        i = marks.find(0, i + 1)
+    return found

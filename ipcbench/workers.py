@@ -9,8 +9,10 @@ Roles:
 * ``produce`` stream/fan/backpressure/nowait/rate: send n messages (to its endpoints in turn);
   replies ``("done", t_start_ns, t_end_ns, stats)``; with options, ``stats["sent"]`` is the
   number of messages actually handed to the channel (n, unless a fault dropped or doubled one).
-* ``consume`` fan/taskqueue: receive until a sentinel (shared queue) or an expected count
-  (one pipe per producer); replies ``("done", t_last_ns, count, seen_marks, done_ns)``
+* ``consume`` fan/taskqueue: receive until a sentinel (shared queue), or on pipe pairs (one
+  per producer x consumer) until an expected count or every pair's end marker (producers
+  with ``opts["end_marker"]`` send one per pair after their timed batch);
+  replies ``("done", t_last_ns, count, seen_marks, done_ns)``
   (done_ns: the clock just before the last ``task_done()`` of a JoinableQueue, else 0).
 * ``write``   Manager proxy set/append (proxy_ops); ``state``: shared_state updates.
 * ``put_close`` lifecycle: time ``put()`` of n items + ``close()`` + ``join_thread()``.
@@ -31,7 +33,9 @@ from ipcbench.verify import (
     SEQ,
     ContentSample,
     FanReceiver,
+    PairEnded,
     PayloadCheck,
+    end_marker,
     fan_seq,
     make_payload,
     new_frame,
@@ -176,57 +180,84 @@ class Worker:
         self.control.send(("done", t_start_ns, clock(), {}))
 
     def consume(self, n_per: int, first: int, producers: int, expect: int | None) -> None:
-        """Receive and verify messages of many producers (see verify.FanReceiver).
-
-        On a shared queue a sentinel ends a round: the consumer reports its count and waits
-        for "more" (the driver saw fewer messages than sent: a sentinel overtook data still
-        in a producer's feeder thread) or "end"."""
+        """Receive and verify messages of many producers (see verify.FanReceiver): from a
+        shared queue (``expect`` None: until the driver ends the rounds) or from one pipe pair
+        per producer (until ``expect`` have arrived, or every pair's end marker has)."""
         receiver = FanReceiver(self.check, self.wire, producers, n_per, first, self.sample)
         # consumer_kill: the consumer that takes message FAULT_SEQ of producer 0 (sent once per
         # case) kills itself -- not "every consumer's second message in a batch", which never
         # comes when small batches are spread one message per consumer.
         kill_seq = fan_seq(0, FAULT_SEQ) if self.fault == "consumer_kill" else -1
-        clock, t_last_ns = time.perf_counter_ns, 0
-        while True:
-            for msg in self._incoming(expect):
-                if kill_seq >= 0 and receiver.open(msg) == kill_seq:
-                    os.kill(os.getpid(), signal.SIGKILL)
-                receiver.accept(msg)
-                t_last_ns = clock()
-            if expect is not None:
-                break
-            self.control.send(("paused", receiver.count))
-            if self.control.recv()[0] == "end":
-                break
+        if expect is None:
+            t_last_ns = self._receive_shared(receiver, kill_seq)
+        else:
+            t_last_ns = self._receive_pairs(receiver, expect, kill_seq)
         receiver.finish()  # after the clock (t_last_ns): the kept messages, in full
         done_ns = getattr(self.ep, "done_ns", 0)  # JoinableQueue: the last task_done() call
         self.control.send(("done", t_last_ns, receiver.count, bytes(receiver.seen), done_ns))
 
-    def _incoming(self, expect: int | None) -> Any:
-        """Messages until a None sentinel (expect None) or until ``expect`` have arrived."""
-        if expect is None:
-            recv = self.ep.recv
+    def _receive_shared(self, receiver: FanReceiver, kill_seq: int) -> int:
+        """A shared queue: a sentinel ends a round; the consumer reports its count and waits
+        for "more" (the driver saw fewer messages than sent: a sentinel overtook data still
+        in a producer's feeder thread) or "end". Returns the clock at the last message."""
+        recv, accept = self.ep.recv, receiver.accept
+        clock, t_last_ns = time.perf_counter_ns, 0
+        while True:
             while (msg := recv()) is not None:
-                yield msg
-            return
-        if len(self.eps) == 1:
+                if accept(msg) == kill_seq:
+                    _kill_self()
+                t_last_ns = clock()
+            self.control.send(("paused", receiver.count))
+            if self.control.recv()[0] == "end":
+                return t_last_ns
+
+    def _receive_pairs(self, receiver: FanReceiver, expect: int, kill_seq: int) -> int:
+        """One pipe pair per producer: receive until ``expect`` messages have arrived or every
+        pair has sent its end marker (a producer sends one per pair after its timed batch; an
+        early one means that pair lost a message, and the driver's exactly-once check names
+        it). Then, untimed, each pair's marker (an extra message before it is an error).
+        Returns the clock at the last message."""
+        accept, clock, t_last_ns = receiver.accept, time.perf_counter_ns, 0
+        live = list(self.eps)  # pairs whose end marker has not come yet
+        if len(live) == 1:
             recv = self.ep.recv
             for _ in range(expect):
-                yield recv()
-            return
-        remaining = expect
-        if not hasattr(self.ep, "in_conn"):  # not a Connection: the endpoint multiplexes
-            ready_among = self.ep.ready_among
-            while remaining:
-                for ep in ready_among(self.eps):
-                    yield ep.recv()
+                try:
+                    seq = accept(recv())
+                except PairEnded:
+                    live.clear()
+                    break
+                if seq == kill_seq:
+                    _kill_self()
+                t_last_ns = clock()
+        else:
+            ready, remaining = self._ready_among(), expect
+            while remaining and live:
+                for ep in ready(live):
+                    try:
+                        seq = accept(ep.recv())
+                    except PairEnded:
+                        live.remove(ep)
+                        continue
+                    if seq == kill_seq:
+                        _kill_self()
+                    t_last_ns = clock()
                     remaining -= 1
-            return
+        for ep in live:
+            _until_end_marker(ep, receiver)
+        return t_last_ns
+
+    def _ready_among(self) -> Callable[[list[Any]], list[Any]]:
+        """``ready(eps)``: those of ``eps`` with a message waiting (blocks until one has)."""
+        if not hasattr(self.ep, "in_conn"):  # not a Connection: the endpoint multiplexes
+            ready_among: Callable[[list[Any]], list[Any]] = self.ep.ready_among
+            return ready_among
         by_conn = {ep.in_conn: ep for ep in self.eps}
-        while remaining:
-            for conn in wait(list(by_conn)):
-                yield by_conn[conn].recv()
-                remaining -= 1
+
+        def ready(eps: list[Any]) -> list[Any]:
+            return [by_conn[conn] for conn in wait([ep.in_conn for ep in eps])]
+
+        return ready
 
     def write(self, n: int, first_seq: int, timed: bool) -> None:
         samples = array("q")
@@ -286,6 +317,7 @@ class _Producer:
         self.block = opts.get("block", False)
         self.nowait = opts.get("nowait", False)
         self.rate_per_s = float(opts.get("rate_per_s", 0.0))
+        self.end_marker = opts.get("end_marker", False)  # fan over pipe pairs: one per pair
         self.sent_delta = 0  # messages a fault removed (-) or added (+)
 
     def run(self, n: int, first: int) -> tuple[Any, ...]:
@@ -314,6 +346,7 @@ class _Producer:
             for i in range(n):
                 sends[i % k]((base + i, payload))
         t_end_ns = clock()
+        self._end_pairs()
         stats = {"blocked_ns": 0, "peak_depth": None, "retries": retries, "sent": n}
         return ("done", t_start_ns, t_end_ns, stats)
 
@@ -347,8 +380,17 @@ class _Producer:
             if self.block and i % DEPTH_EVERY == 0:
                 stats["peak_depth"] = _max_depth(stats["peak_depth"], eps[0])
         t_end_ns = clock()
+        self._end_pairs()
         stats["sent"] = n + self.sent_delta
         return ("done", t_start_ns, t_end_ns, stats)
+
+    def _end_pairs(self) -> None:
+        """After the clock: an end marker on every pipe pair, so each consumer knows this
+        producer is done with it (a message lost before it is then an error at once)."""
+        if self.end_marker:
+            marker = end_marker(self.w.wire)
+            for ep in self.w.eps:
+                ep.send(marker)
 
     def _counted(self, faulty: Callable[[int, Any], list[Any]]) -> Callable[[int, Any], list[Any]]:
         """``faulty`` that also counts the messages a fault removed or added (fan consumers
@@ -360,6 +402,20 @@ class _Producer:
             return out
 
         return counted
+
+
+def _kill_self() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _until_end_marker(ep: Any, receiver: FanReceiver) -> None:
+    """Read a pipe pair up to its end marker (untimed): anything before it is checked, and
+    raises (a duplicate, or a message from outside the batch)."""
+    while True:
+        try:
+            receiver.accept(ep.recv())
+        except PairEnded:
+            return
 
 
 def _unchanged(seq: int, msg: Any) -> tuple[Any, ...]:

@@ -11,7 +11,10 @@ from ipcbench.verify import (
     BatchCheck,
     ContentSample,
     FanReceiver,
+    PairEnded,
     Verifier,
+    check_exactly_once,
+    end_marker,
     fan_seq,
     make_payload,
     new_frame,
@@ -153,7 +156,7 @@ def test_fan_message_from_an_earlier_batch_is_a_duplicate() -> None:
     payload, check = make_payload("bytes", 64)
     receiver = FanReceiver(check, "object", producers=2, n_per=4, first=5)
     receiver.accept((fan_seq(1, 5), payload))
-    with pytest.raises(DeliveryError, match="producer 0 message 3: duplicated"):
+    with pytest.raises(DeliveryError, match=r"producer 0 message 3 \(seq 3\): duplicated"):
         receiver.accept((fan_seq(0, 3), payload))
 
 
@@ -287,3 +290,46 @@ def test_in_order_checks_sequence_and_length_only(kind: str, wire: str) -> None:
     verifier.expected = 3
     with pytest.raises(DeliveryError, match="message 3: out of order or duplicated"):
         step(msgs[1])
+
+
+def test_lost_fan_messages_are_named_by_producer_number_and_seq() -> None:
+    """Not their position in the batch: producer 1's message 7 of a batch from number 5."""
+    seen = bytearray([1] * 8)
+    seen[4 + 2] = 0  # producer 1, position 2: message 7
+    with pytest.raises(
+        DeliveryError,
+        match=rf"lost: producer 1 message 7 \(seq {fan_seq(1, 7)}\) never arrived \(1 of 8",
+    ):
+        check_exactly_once([seen], producers=2, n_per=4, first=5)
+
+
+def test_many_lost_fan_messages_name_the_first_few_and_count_the_rest() -> None:
+    seen = bytes(10)
+    with pytest.raises(DeliveryError) as info:
+        check_exactly_once([seen], producers=1, n_per=10, first=100)
+    text = str(info.value)
+    assert "producer 0 message 100 (seq 100), producer 0 message 101 (seq 101)" in text
+    assert "and 7 more never arrived (10 of 10 missing)" in text
+
+
+def test_fan_message_marked_by_two_consumers_is_named_duplicated() -> None:
+    a, b = bytearray([1, 1, 0, 0]), bytearray([0, 1, 1, 1])
+    with pytest.raises(
+        DeliveryError, match=rf"duplicated: producer 0 message 4 \(seq {fan_seq(0, 4)}\)"
+    ):
+        check_exactly_once([a, b], producers=2, n_per=2, first=3)
+
+
+@pytest.mark.parametrize("wire", ["bytes", "object"])
+@pytest.mark.parametrize("sampled", [True, False])
+def test_fan_receiver_tells_a_pairs_end_marker_from_a_bad_message(wire: str, sampled: bool) -> None:
+    payload, check = make_payload("bytes", 64)
+    sample = ContentSample(check, wire) if sampled else None
+    receiver = FanReceiver(check, wire, 1, 4, 0, sample)
+    good = bytes(stamp(new_frame(payload), 0)) if wire == "bytes" else (0, payload)
+    assert receiver.accept(good) == 0
+    with pytest.raises(PairEnded):
+        receiver.accept(end_marker(wire))
+    with pytest.raises(DeliveryError, match="truncated"):
+        receiver.accept(_damage(good, "truncate"))
+    assert receiver.count == 1

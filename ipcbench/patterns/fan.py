@@ -3,7 +3,8 @@
 Queue-like transports are shared by everyone (one queue); pipe transports get one channel per
 producer-consumer pair (producer p sends its i-th message to consumer i % C). Messages carry
 ``producer << 32 | number``; each consumer checks per-producer order and marks what it got, and
-the driver proves from all marks that every message arrived exactly once.
+the driver proves from all marks that every message arrived exactly once; a lost or doubled
+message is named by producer, number and sequence number.
 
 Throughput is counted where messages arrive: from the first producer's start to the last
 message verified by any consumer. With a shared queue, the driver ends each batch with one
@@ -13,6 +14,12 @@ Loss on a shared queue: the producers report how many messages they handed to th
 the consumers stop once they have that many. If the count stops growing for ``STALL_S`` (all
 producers done, so nothing more can come), the consumers are ended anyway and the exactly-once
 check reports what was lost -- an error, not a hang until the watchdog.
+
+Loss on pipe pairs: each producer, after its timed batch, sends an end marker on every pair.
+A consumer stops at its expected count or once every one of its pairs has sent its marker;
+pipes keep order, so a marker that comes early means that pair lost a message, and the
+exactly-once check names it as soon as the producers are done (no stall to wait out). A
+marker that never comes (a producer stopped or hung) leaves the case to the watchdog.
 """
 
 from __future__ import annotations
@@ -73,21 +80,21 @@ class Fan(Session):
         return self.case.producers * len(range(consumer, n_per, self.case.consumers))
 
     def run(self, n: int) -> Measurement:
-        producers = self.case.producers
+        producers, pairs = self.case.producers, self.transport.fan_mode != "shared"
         n_per = max(1, math.ceil(n / producers))
         first = self.take_seqs(n_per)
         for c, control in enumerate(self.consumer_controls):
             control.send(("run", n_per, first, producers, self.expected(c, n_per)))
         self.before_producers()
         for control in self.producer_controls:
-            control.send(("run", n_per, first, {"fan": True}))
+            control.send(("run", n_per, first, {"fan": True, "end_marker": pairs}))
         produced = self.gather(self.producer_controls)
         end_extra = self.after_producers()
         if self.transport.fan_mode == "shared":
             sent = sum(p[3]["sent"] for p in produced)
             self.end_rounds(sent, stall_s=0.0 if self.join_stalled else STALL_S)
         consumed = self.gather(self.consumer_controls)
-        check_exactly_once([c[3] for c in consumed], producers, n_per)
+        check_exactly_once([c[3] for c in consumed], producers, n_per, first)
         start_ns = min(p[1] for p in produced)
         last_ns = max(c[1] for c in consumed)
         self.last_done_ns = max(c[4] for c in consumed)

@@ -53,7 +53,7 @@ class SharedState(Session):
         for _ in range(k * n_per):
             receiver.accept(recv())
         receiver.finish()
-        check_exactly_once([receiver.seen], k, n_per)
+        check_exactly_once([receiver.seen], k, n_per, first)
 
     def _verify(self, k: int, n_per: int, first: int) -> None:
         end: Any = self.channel.parent  # type: ignore[union-attr]
@@ -71,7 +71,7 @@ class SharedState(Session):
         receiver = FanReceiver(self.check, "object", k, n_per, first)
         for item in items:
             receiver.accept(item)
-        check_exactly_once([receiver.seen], k, n_per)
+        check_exactly_once([receiver.seen], k, n_per, first)
 
 
 def _by_key(content: dict[Any, Any]) -> list[Any]:
