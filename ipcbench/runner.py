@@ -133,6 +133,14 @@ def create_run_files(folder: Path, attempts: int = 1000) -> RunPaths:
     raise IpcbenchError(f"cannot find a free run file name in {folder}")
 
 
+def _remove_unstarted(paths: RunPaths) -> None:
+    """Remove a new run's files if its CSV is still empty (claimed, nothing written)."""
+    with contextlib.suppress(OSError):
+        if paths.csv.stat().st_size == 0:
+            paths.csv.unlink()
+            paths.meta.unlink(missing_ok=True)
+
+
 def _become_subreaper() -> None:
     """Orphaned grandchildren of a killed driver are reparented to us, so we can reap them."""
     if not sys.platform.startswith("linux"):
@@ -261,12 +269,18 @@ class Runner:
                 "see 'ipcbench list' for what each transport supports"
             )
         paths, schedule = self._open_run()  # refusals first: before any warning or note
-        _become_subreaper()
-        _start_resource_tracker()
+        new_run = self.resume is None
+        try:
+            _become_subreaper()
+            _start_resource_tracker()
+            writer = ResultWriter(paths, resume=not new_run, claimed=new_run)
+        except BaseException:  # Ctrl-C before the first byte: leave no empty run behind
+            if new_run:
+                _remove_unstarted(paths)
+            raise
         rows: list[dict[str, Any]] = []
         progress = Progress(len(schedule), quiet=self.settings.quiet)
         interrupted = False
-        writer = ResultWriter(paths, resume=self.resume is not None, claimed=self.resume is None)
         try:
             with _private_tmpdir(), _interruptible():
                 try:
@@ -322,8 +336,9 @@ class Runner:
         existing files and only the case runs missing from them."""
         order = schedule(self.cases, self.settings.repeats, self.seed)
         if self.resume is None:
-            paths = create_run_files(prepare_out_dir(self.settings.out_dir, self.machine_id))
+            folder = prepare_out_dir(self.settings.out_dir, self.machine_id)  # refusals first
             self._warn_if_noisy()
+            paths = create_run_files(folder)  # claimed after the 0.25 s look at the CPUs
         else:
             paths, folder = self.resume.paths, self.resume.paths.csv.parent
             check_folder(folder, f"make {folder} writable", "free space there, then resume")

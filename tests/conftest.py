@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,17 +33,29 @@ def leftover_processes() -> list[str]:
     return found
 
 
-def shm_entries() -> set[str]:
+def shm_entries(marker: str = "") -> set[str]:
+    """/dev/shm entries (with ``marker`` in their name, if given)."""
     try:
-        return set(os.listdir("/dev/shm"))
+        return {name for name in os.listdir("/dev/shm") if marker in name}
     except FileNotFoundError:
         return set()
 
 
 @pytest.fixture
-def run_sweep(tmp_path: Path) -> Iterator[Any]:
-    """run_sweep(**options) -> rows; asserts afterwards that no process or /dev/shm entry leaked."""
-    shm_before = shm_entries()
+def own_semaphores(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A marker in the name of every named semaphore this test creates (drivers inherit it),
+    so a leak check counts this test's entries only: other programs on a shared machine (other
+    test runs) create and remove /dev/shm entries meanwhile, and a diff of the whole folder
+    would count theirs."""
+    marker = uuid.uuid4().hex[:10]
+    config = multiprocessing.current_process()._config  # type: ignore[attr-defined]
+    monkeypatch.setitem(config, "semprefix", f"/mpt{marker}")
+    return marker
+
+
+@pytest.fixture
+def run_sweep(tmp_path: Path, own_semaphores: str) -> Iterator[Any]:
+    """run_sweep(**options) -> rows; asserts afterwards that no process or semaphore leaked."""
 
     def _run(**options: Any) -> list[dict[str, Any]]:
         settings = build_settings({**FAST, "out": str(tmp_path / "results"), **options})
@@ -49,7 +63,7 @@ def run_sweep(tmp_path: Path) -> Iterator[Any]:
 
     yield _run
     assert leftover_processes() == []
-    assert shm_entries() - shm_before == set()
+    assert shm_entries(own_semaphores) == set()
 
 
 def run_with_fault(tmp_path: Path, fault: str, **options: Any) -> list[dict[str, Any]]:

@@ -54,8 +54,9 @@ def _by_case(rows: list[dict]) -> dict:
 
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
 @pytest.mark.parametrize("transport", ["pipe", "queue", "manager_queue"])
-def test_hanging_child_times_out(tmp_path: Path, transport: str, start_method: str) -> None:
-    shm_before = shm_entries()
+def test_hanging_child_times_out(
+    tmp_path: Path, own_semaphores: str, transport: str, start_method: str
+) -> None:
     started = time.monotonic()
     rows = run_with_fault(
         tmp_path,
@@ -69,7 +70,7 @@ def test_hanging_child_times_out(tmp_path: Path, transport: str, start_method: s
     assert time.monotonic() - started < 2 + 8
     assert [r["status"] for r in rows] == ["timeout"]
     assert leftover_processes() == []
-    assert shm_entries() - shm_before == set()
+    assert shm_entries(own_semaphores) == set()
 
 
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
@@ -85,9 +86,8 @@ def test_hanging_child_times_out(tmp_path: Path, transport: str, start_method: s
     ],
 )
 def test_killed_child_is_a_crash(
-    tmp_path: Path, transport: str, pattern: str, start_method: str
+    tmp_path: Path, own_semaphores: str, transport: str, pattern: str, start_method: str
 ) -> None:
-    shm_before = shm_entries()
     rows = run_with_fault(
         tmp_path,
         "kill",
@@ -101,7 +101,7 @@ def test_killed_child_is_a_crash(
     assert statuses == {"crash"}, rows
     assert all("killed by signal 9" in r["error"] for r in rows)
     assert leftover_processes() == []
-    assert shm_entries() - shm_before == set()
+    assert shm_entries(own_semaphores) == set()
 
 
 def test_raising_producer_is_an_error_with_its_text(tmp_path: Path) -> None:
