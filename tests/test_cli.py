@@ -494,3 +494,19 @@ def test_pyperf_takes_the_case_options_as_run_spells_them(plural: str) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == [*values, "x.json"]
+
+
+def test_a_run_stopped_before_its_first_row_leaves_no_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C between claiming the run's files and writing the CSV header: no empty CSV or
+    lone metadata is left in results/ (report and resume would trip over them)."""
+    from ipcbench import runner
+
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "_start_resource_tracker", interrupt)
+    code, err = _main_stderr(capsys, "run", *TINY_RUN, "-q", "-o", str(tmp_path))
+    assert code == 130 and err == ["ipcbench: interrupted"]
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
