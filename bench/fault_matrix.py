@@ -24,8 +24,8 @@ that keep CPUs busy run at once; jobs that mostly wait for a watchdog (hang, sto
 other --jobs slots.
 
     python bench/fault_matrix.py                    # the whole matrix: 1151 planned cells
-                                                    # (+140 resume cells), about 12 min on 2
-                                                    # cores (a pessimistic estimate: 18);
+                                                    # (+140 resume cells), about 15 min on 2
+                                                    # cores (a pessimistic estimate: 20);
                                                     # --cpu-jobs 3 is faster still; --jobs 1
                                                     # is the old one-at-a-time run (32 min)
     python bench/fault_matrix.py --sample 150       # CI: a seeded sample (~1.5 min), a new
@@ -71,6 +71,10 @@ MARKER_ENV = "IPCBENCH_MATRIX_MARKER"
 SEM_PREFIX = "/mpfm"  # + the job's marker: its named semaphores, told apart in /dev/shm
 MARGIN_S = 5.0  # a hung case must end within --timeout + this (cleanup, loaded machine)
 SLOW_TIMEOUT_S = 60.0  # --timeout where no case should hang (a loaded machine starts slowly)
+# --timeout where cases hang: long enough for the setup to end first, also with parallel jobs
+# on 2 CPUs (at 2 s, a forkserver Manager still starting met the watchdog, and the dying
+# server's BrokenPipeError traceback failed the cell)
+HANG_TIMEOUT_S = 4.0
 CHUNK_CASES = 8  # cases per batch job: small enough to spread over parallel slots
 SIGNAL_EXIT_S = 5.0
 SETTLE_S = 0.4  # external kills: the case's processes unchanged this long = running
@@ -214,8 +218,20 @@ def processes_with(marker: str) -> list[str]:
 
 
 def stderr_problems(stderr: str) -> list[str]:
+    """Lines that say something went wrong; a traceback as its first line and what it raised
+    (its last line), so the cell names the error."""
     bad = ("Traceback", "resource_tracker", "leaked")
-    return [line.strip()[:120] for line in stderr.splitlines() if any(b in line for b in bad)]
+    lines = stderr.splitlines()
+    found = []
+    for i, line in enumerate(lines):
+        if not any(b in line for b in bad):
+            continue
+        text = line.strip()[:120]
+        if line.startswith("Traceback"):
+            end = next((j for j in range(i + 1, len(lines)) if not lines[j].startswith(" ")), i)
+            text += f" ... {lines[end].strip()[:200]}" if end > i else ""
+        found.append(text)
+    return found
 
 
 # --- batch scenarios (injected and external faults): one sweep per scenario x start method ---
@@ -730,7 +746,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--start-methods", default=",".join(START_METHODS), help="(default: all)")
     parser.add_argument("-t", "--transports", help="only these transports (comma-separated)")
     parser.add_argument("-p", "--patterns", help="only these patterns (comma-separated)")
-    parser.add_argument("--timeout", type=float, default=2.0, help="--timeout of hung cases")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=HANG_TIMEOUT_S,
+        help=f"--timeout of hung cases (default {HANG_TIMEOUT_S:g} s)",
+    )
     parser.add_argument("--quick", action="store_true", help="fork only, a sample of signals")
     parser.add_argument(
         "--sample", type=int, metavar="N", help="run N cells picked at random (every scenario)"
