@@ -148,7 +148,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ipcbench.runner import Runner
-    from ipcbench.summary import format_summary
+    from ipcbench.summary import format_summary, grouped_warnings
     from ipcbench.sweep import build_settings, load_config
 
     options = load_config(args.config) if args.config else {}
@@ -187,15 +187,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = runner.run()
     if not settings.quiet:
         print(format_summary(result.rows))
-        warnings = _warnings(result)
-        for warning in warnings[:5]:
+        # one line per (cause, pattern), worst first: a reader acts on a few lines, not 500
+        warnings = grouped_warnings(result.rows, _warnings(result))
+        for warning in warnings:
             print(f"warning: {warning}", file=sys.stderr)
-        if len(warnings) > 5:
-            print(
-                f"... {len(warnings)} stability warnings in all; see {result.paths.meta} or "
-                "'ipcbench summarize'",
-                file=sys.stderr,
-            )
+        if warnings:
+            print(f"... every case's warning: {result.paths.meta}", file=sys.stderr)
     if result.interrupted:  # said first: stdout may be a pipe already closed by the Ctrl-C
         print(
             "interrupted: the CSV holds every case finished so far; continue with "

@@ -48,8 +48,9 @@ def test_every_transport_and_pattern(run_sweep: Any, start_method: str) -> None:
         else:
             assert "lat_p50_us" not in row
             if row["transport"] not in ("memcpy", "pickle"):
-                # the last send can return after the consumer verified it
-                assert 0 < row["producer_elapsed_s"] < 2 * row["elapsed_s"]
+                # the last send can return after the consumer took it (and a busy machine can
+                # deschedule the producer there): allow slack, but not a different batch
+                assert 0 < row["producer_elapsed_s"] < row["elapsed_s"] + 0.5
 
 
 def test_object_payloads_and_maxsize(run_sweep: Any) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ipcbench import stats
+from ipcbench.commands.options import add_out_argument
 from ipcbench.errors import IpcbenchError
 from ipcbench.loader import SOURCE_COLUMN, load_all, load_samples, sort_cases, typed_params
 from ipcbench.results import PARAM_COLUMNS
@@ -51,13 +52,13 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> argparse.ArgumentParse
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--output", type=Path, help="also write the table as CSV here")
-    parser.add_argument("--force", action="store_true", help="overwrite an existing --output")
+    add_out_argument(parser, "also write the table as CSV here", metavar="FILE.csv", dest="output")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     parser.add_argument(
         "--seed",
         type=int,
         default=0,
-        help="unused: intervals are exact (kept so old command lines still work)",
+        help=argparse.SUPPRESS,  # unused: intervals are exact; kept so old command lines work
     )
 
 
