@@ -28,7 +28,7 @@ other --jobs slots.
                                                     # cores (a pessimistic estimate: 20);
                                                     # --cpu-jobs 3 is faster still; --jobs 1
                                                     # is the old one-at-a-time run (32 min)
-    python bench/fault_matrix.py --sample 150       # CI: a seeded sample (~1.5 min), a new
+    python bench/fault_matrix.py --sample 150       # CI: a seeded sample (~2 min), a new
                                                     # seed each run, printed; --seed S repeats
     python bench/fault_matrix.py --list             # the cells, without running them
     python bench/fault_matrix.py --scenarios kill,hang --start-methods spawn -t queue -p fan
