@@ -426,6 +426,8 @@ class FanReceiver:
                 return seq
         except MALFORMED:
             pass
+        if is_end_marker(msg, self.bytes_wire):  # at most once per pipe pair and batch
+            raise PairEnded
         return self.open(msg)  # raises and names the fault
 
     def accept(self, msg: Any) -> int:
