@@ -600,47 +600,54 @@ SETUP_THEN_USE = textwrap.dedent(
         worker = ctx.Process(target=time.sleep, args=(30,))
         worker.start()
         print(worker.pid, flush=True)
+        worker.join()  # reaped once killed, as the driver's watcher does
         time.sleep(30)
     """
 )
 
 
-@pytest.mark.parametrize("scenario", ["kill_manager", "kill_worker"])
-def test_external_kills_wait_until_the_case_with_a_manager_runs(
-    tmp_path: Path, scenario: str
-) -> None:
-    """kill_manager / kill_worker from outside: not while the driver is still setting the
+def test_external_kills_wait_until_the_case_with_a_manager_runs(tmp_path: Path) -> None:
+    """kill_worker / kill_manager from outside: not while the driver is still setting the
     channel up (the Manager alone, not serving yet: an error of the setup, not the crash of a
     running case; seen on a busy machine), but once a client is connected and a worker is up:
-    then the Manager, or the worker (never the Manager for kill_worker)."""
+    then the worker (never the Manager for kill_worker), and the Manager for kill_manager."""
     script = tmp_path / "driver.py"
     script.write_text(SETUP_THEN_USE)
     driver = subprocess.Popen(
         [sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
     stop = threading.Event()
-    args = (scenario, stop, 0.1, lambda: True)
-    killer = threading.Thread(target=fault_matrix._killer, args=args)
+    killers = [
+        threading.Thread(target=fault_matrix._killer, args=(scenario, stop, 0.1, lambda: True))
+        for scenario in ("kill_worker", "kill_manager")
+    ]
     try:
         assert driver.stdout is not None and driver.stdin is not None
         manager = psutil.Process(int(driver.stdout.readline()))
-        killer.start()
-        time.sleep(1.0)  # stable, but setting up: left alone
+        killers[0].start()
+        time.sleep(0.6)  # stable for 6 x the settle time, but setting up: left alone
         assert _alive(manager)
         driver.stdin.write("go\n")
         driver.stdin.flush()
         worker = psutil.Process(int(driver.stdout.readline()))
-        victim, spared = (manager, worker) if scenario == "kill_manager" else (worker, manager)
-        deadline = time.monotonic() + 20
-        while _alive(victim) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not _alive(victim) and _alive(spared)
+        _wait_dead(worker)
+        assert _alive(manager)  # kill_worker: the worker, not the Manager
+        killers[1].start()
+        _wait_dead(manager)  # kill_manager, once it serves a client
     finally:
         stop.set()
-        if killer.is_alive():
-            killer.join()
+        for killer in killers:
+            if killer.is_alive():
+                killer.join()
         os.killpg(driver.pid, signal.SIGKILL)
         driver.wait()
+
+
+def _wait_dead(proc: psutil.Process, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while _alive(proc) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(proc), proc
 
 
 def _alive(proc: psutil.Process) -> bool:
