@@ -13,11 +13,15 @@ Two levels of checking:
 * ``BatchCheck``: what a timed loop does. In the loop, per message, only what a minimal user
   loop does: the sequence number and the length (about 0.1 µs). Content is checked after the
   clock stops, on a sample (``ContentSample``): the first message of every ``period`` and the
-  last message of the batch are kept whole (bytes frames copied into preallocated, prefaulted
-  slots; object messages kept by reference) and compared in full with the template. So every
-  payload byte is checked on every sampled message, memory stays under
-  ``SAMPLE_BUDGET_BYTES``, and a sample costs at most one message's copy per ``period``
-  messages (below 1% of any transport's own per-message work).
+  last message of the batch are checked whole. Bytes frames are copied into preallocated,
+  prefaulted slots and compared after the clock. Object messages are compared with the
+  template when they arrive (once per ``period``; a failure is raised after the clock) and
+  no reference is kept: keeping received 1 MiB objects alive made the driver's allocator
+  fault in fresh pages on later receives (Pipe 1 MiB pingpong 2.3x slower, stream 2.7x, in
+  ``bench/harness_overhead.py``). The compare costs 0.03-0.3% of a pickle round trip alone at
+  one message in 128. So every payload byte is checked on every sampled message, memory
+  stays under ``SAMPLE_BUDGET_BYTES``, and a sample costs at most one message's copy or
+  compare per ``period`` messages (below 1% of any transport's own per-message work).
 """
 
 from __future__ import annotations
@@ -214,12 +218,13 @@ class Verifier:
 
 
 class ContentSample:
-    """Whole messages kept from a timed batch, compared with the template after the clock.
+    """Whole messages sampled from a timed batch, compared with the template in full.
 
     Bytes frames are copied into slots allocated (zero-filled, so prefaulted) when the sample
-    is made, outside any clock: raw fd transports reuse their receive buffer, and keeping a
-    fresh buffer alive would make the next receive fault in new pages. Object messages are
-    kept by reference; in memory they take several times their pickled size, so fewer are kept.
+    is made, outside any clock, and compared after the clock: raw fd transports reuse their
+    receive buffer, and keeping a fresh buffer alive would make the next receive fault in new
+    pages. Object messages are compared at once and not kept (holding received objects alive
+    has the same effect on the allocator); the first failure is raised by ``verify``.
     """
 
     def __init__(self, check: PayloadCheck, wire: str, min_period: int = MIN_SAMPLE_PERIOD) -> None:
@@ -232,28 +237,50 @@ class ContentSample:
             [bytearray(per_message) for _ in range(self.capacity)] if self.bytes_wire else []
         )
         self.kept: list[Any] = []
+        self.checked = 0  # object messages compared on arrival in this batch
+        self.failure: DeliveryError | None = None
+        self.verifier: Verifier | None = None
 
-    def start(self, n: int) -> int:
+    def start(self, n: int, verifier: Verifier | None = None) -> int:
         """Forget the last batch; the sampling period for a batch of ``n`` messages: the
-        kept ones (every period-th, the first included) fit the capacity."""
+        kept ones (every period-th, the first included) fit the capacity. ``verifier``
+        compares object messages on arrival (required for the object wire)."""
         self.kept.clear()
+        self.checked, self.failure, self.verifier = 0, None, verifier
         return max(self.min_period, math.ceil(n / self.capacity))
 
     def keep(self, msg: Any) -> None:
-        """Keep one message (called once per period, inside the clock: a copy or a ref)."""
+        """Sample one message (called once per period, inside the clock): copy a frame into
+        a slot; compare an object message now, keeping no reference to it."""
+        if not self.bytes_wire:
+            self._compare(msg)
+            return
         kept = self.kept
         if len(kept) < self.capacity:
-            if self.bytes_wire:
-                slot = self.slots[len(kept)]
-                slot[:] = msg
-                msg = slot
-            kept.append(msg)
+            slot = self.slots[len(kept)]
+            slot[:] = msg
+            kept.append(slot)
+
+    def _compare(self, msg: Any) -> None:
+        if self.verifier is None:
+            raise TypeError(
+                "ContentSample.start(n, verifier) first: object messages are compared on arrival"
+            )
+        self.checked += 1
+        if self.failure is None:
+            try:
+                self.verifier.whole(msg, False)
+            except DeliveryError as exc:
+                self.failure = exc
 
     def verify(self, verifier: Verifier) -> int:
-        """Check every kept message in full (after the clock); returns how many."""
+        """Check every kept frame in full and raise an object message's failure (after the
+        clock); returns how many messages the sample checked."""
+        if self.failure is not None:
+            raise self.failure
         for msg in self.kept:
             verifier.whole(msg, self.bytes_wire)
-        return len(self.kept)
+        return len(self.kept) + self.checked
 
 
 class BatchCheck:
@@ -270,7 +297,7 @@ class BatchCheck:
         self.size = SEQ_BYTES + check.length if self.bytes_wire else check.length
         self.first, self.end = first, first + n
         self.sample = sample
-        self.period = sample.start(n)
+        self.period = sample.start(n, self.verifier)
         self.keep = sample.keep
 
     def fail(self, expected: int | None, msg: Any) -> NoReturn:
@@ -402,7 +429,7 @@ class FanReceiver:
         self.seen = bytearray(producers * n_per)
         self.count = 0
         self.sample = sample
-        self.period = sample.start(producers * n_per) if sample is not None else 1
+        self.period = sample.start(producers * n_per, self.verifier) if sample is not None else 1
 
     def open(self, msg: Any) -> int:
         """Check one message in full (length and whole payload); return its seq. An end

@@ -333,3 +333,18 @@ def test_fan_receiver_tells_a_pairs_end_marker_from_a_bad_message(wire: str, sam
     with pytest.raises(DeliveryError, match="truncated"):
         receiver.accept(_damage(good, "truncate"))
     assert receiver.count == 1
+
+
+def test_object_sample_keeps_no_reference_to_what_it_received() -> None:
+    """Keeping received 1 MiB objects alive slowed every later receive (the allocator faulted
+    in fresh pages): object messages are compared on arrival and dropped, a failure raised
+    only after the clock."""
+    payload, check = make_payload("bytes", 1024)
+    sample = ContentSample(check, "object")
+    batch = BatchCheck(check, "object", 0, 2, sample)
+    good, bad = (0, payload), _damage((1, payload), "corrupt")
+    sample.keep(good)
+    sample.keep(bad)  # no raise inside the clock
+    assert sample.kept == []
+    with pytest.raises(DeliveryError, match="message 1: corrupted"):
+        batch.finish(None)
