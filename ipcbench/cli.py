@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "ipcbench.commands.report",
     "ipcbench.commands.export",
     "ipcbench.commands.pyperf_cmd",
+    "ipcbench.commands.advise",
 )
 
 EPILOG = """examples:
