@@ -21,7 +21,7 @@ class RawFdEnd(Endpoint):
         self.out_conn = out_conn
         self.in_conn = in_conn
         self.frame_bytes = frame_bytes
-        self._ready = False
+        self._open()  # fds and buffer now: send/recv test nothing per message
 
     def __getstate__(self) -> dict[str, Any]:
         return {"out_conn": self.out_conn, "in_conn": self.in_conn, "frame_bytes": self.frame_bytes}
@@ -38,11 +38,8 @@ class RawFdEnd(Endpoint):
         self.buf = bytearray(self.frame_bytes)
         self.view = memoryview(self.buf)
         self.whole = [self.view]
-        self._ready = True
 
     def send(self, frame: Any) -> None:
-        if not self._ready:
-            self._open()
         sent = os.write(self.out_fd, frame)  # one call, no view, unless the write was partial
         if sent < len(frame):
             view = memoryview(frame)
@@ -51,8 +48,6 @@ class RawFdEnd(Endpoint):
 
     def recv(self) -> memoryview:
         """The next frame, as a view of the internal buffer (valid until the next recv)."""
-        if not self._ready:
-            self._open()
         got = os.readv(self.in_fd, self.whole)  # the whole buffer: no slice for a full read
         size = self.frame_bytes
         while got < size:
@@ -66,7 +61,6 @@ class RawFdEnd(Endpoint):
         for conn in (self.out_conn, self.in_conn):
             if conn is not None and not conn.closed:
                 conn.close()
-        self._ready = False
 
 
 class SocketEnd(RawFdEnd):
@@ -77,13 +71,9 @@ class SocketEnd(RawFdEnd):
         self.sock: socket.socket = self.out_conn if self.out_conn is not None else self.in_conn
 
     def send(self, frame: Any) -> None:
-        if not self._ready:
-            self._open()
         self.sock.sendall(frame)
 
     def recv(self) -> memoryview:
-        if not self._ready:
-            self._open()
         got = 0
         size = self.frame_bytes
         recv_into = self.sock.recv_into
@@ -101,4 +91,3 @@ class SocketEnd(RawFdEnd):
         for sock in (self.out_conn, self.in_conn):
             if sock is not None:
                 sock.close()
-        self._ready = False
