@@ -471,9 +471,15 @@ def size_lines(answer: SizeAnswer, indent: str = "  ") -> list[str]:
         out.append(f"{label}: {ratio_text(line.vs_best)} than {best.transport}")
     for floor in answer.floors:
         ratio = _time_ratio(best.median, floor.median, metric)
+        relation = (
+            f"{best.transport} takes {ranking.fmt_factor(ratio)} its time"
+            if not ratio < 1
+            else f"{best.transport} is faster than it ({ranking.fmt_factor(ratio)} its time: "
+            "the floor's loop is not the channel's)"
+        )
         out.append(
-            f"machine limit: {floor.transport} {figure_text(floor, metric)}; "
-            f"{best.transport} takes {ranking.fmt_factor(ratio)} its time (a floor, not a channel)"
+            f"machine limit: {floor.transport} {figure_text(floor, metric)}; {relation} "
+            "(a floor, not a channel)"
         )
     return [indent + line for line in out]
 
@@ -642,26 +648,58 @@ def map_setting(rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     return chosen
 
 
-def decision_map(rows: Iterable[Mapping[str, Any]]) -> DecisionMap:
-    """Winner or tie group per shape and size in the main setting, with the seed table's
-    comparisons in the same Benjamini-Hochberg family."""
-    all_rows = [r for r in rows if _plain(r)]
-    setting = map_setting(all_rows)
-    mine = [r for r in all_rows if all(_cell(r, d) == v for d, v in setting.items())]
-    found = ranking.groups(mine, MAP_PATTERNS)
-    pending = [
-        (g.pattern, g, ranking.compare_in(g, a, b))
-        for g in found
+def map_groups(groups: Iterable[ranking.Group], setting: Mapping[str, str]) -> list[ranking.Group]:
+    """The groups a decision map shows: plain pingpong/stream 1 x 1 and fan, in ``setting``."""
+    return [
+        g
+        for g in groups
+        if g.pattern in MAP_PATTERNS
+        and not g.get("op")
+        and not g.get("maxsize")
+        and not g.get("offered_load")
+        and (g.pattern == "fan" or g.shape == (1, 1))
+        and all(g.get(d) == v for d, v in setting.items())
+    ]
+
+
+def seed_comparisons(
+    groups: Iterable[ranking.Group],
+) -> list[tuple[ranking.Group, ranking.Comparison]]:
+    """The seed's pairs (queue/pipe, manager_queue/pipe, manager_queue/queue) in each pingpong
+    and stream group of the map, unadjusted (``ranking.compare``)."""
+    return [
+        (g, ranking.compare_in(g, a, b))
+        for g in groups
         if g.pattern in ("pingpong", "stream")
         for a, b in SEED_PAIRS
         if {a, b} <= set(g.values)
     ]
-    rankings, adjusted = ranking.rank_groups(found, [c for _, _, c in pending])
+
+
+def decision_map(
+    rows: Iterable[Mapping[str, Any]],
+    rankings: Sequence[ranking.Ranking] | None = None,
+    seed: Sequence[tuple[ranking.Group, ranking.Comparison]] | None = None,
+) -> DecisionMap:
+    """Winner or tie group per shape and size in the main setting, and the seed table.
+
+    With ``rankings`` and ``seed`` (already adjusted, as in the report, whose every statement
+    is one Benjamini-Hochberg family) those are used; otherwise the map's groups and the seed
+    comparisons are ranked here as one family."""
+    rows = list(rows)
+    setting = map_setting(rows)
+    if rankings is None or seed is None:
+        found = map_groups(ranking.groups(rows, MAP_PATTERNS), setting)
+        pending = seed_comparisons(found)
+        rankings, adjusted = ranking.rank_groups(found, [c for _, c in pending])
+        seed = [(g, c) for (g, _), c in zip(pending, adjusted, strict=True)]
+    else:
+        keep = {g.key for g in map_groups([r.group for r in rankings], setting)}
+        rankings = [r for r in rankings if r.group.key in keep]
     cells = tuple(MapCell(_shape_name(r.group), r.group.payload_bytes, r) for r in rankings)
     ordered = tuple(sorted({c.shape for c in cells}, key=_shape_sort))
     sizes = tuple(sorted({c.payload_bytes for c in cells}))
-    seed = tuple((p, g, c) for (p, g, _), c in zip(pending, adjusted, strict=True))
-    return DecisionMap(setting, ordered, sizes, cells, seed)
+    return DecisionMap(setting, ordered, sizes, cells, tuple((g.pattern, g, c) for g, c in seed))
 
 
 def _shape_sort(name: str) -> tuple[int, int, int]:

@@ -14,6 +14,7 @@ Figures use ``matplotlib.figure.Figure`` directly (no pyplot state, any backend 
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from matplotlib.axes import Axes
 from matplotlib.container import Container
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 from matplotlib.text import Text
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
@@ -1425,3 +1426,121 @@ def comparison_figure(machines: Sequence[MachineResults], baseline: str | None =
     except IpcbenchError as exc:
         return skipped_figure("Cross-CPU comparison", str(exc))
     return figure_comparison(cases, shape, meta=machines[0].meta)
+
+
+# ---------------------------------------------------------------------------------------------
+# The decision map (ipcbench.advise.decision_map) and several machines side by side
+
+DECISION_MAP_FIGURE = "decision_map"
+MACHINES_FIGURE = "machines"
+TIE_HATCH = "///"
+
+
+def figure_decision_map(df: pd.DataFrame, meta: Meta | None = None, dmap: Any = None) -> Figure:
+    """Payload size across, shape down (pingpong latency, stream throughput, fan at each P x C
+    measured); each cell coloured by its winner, hatched for a tie group (coloured by its
+    lowest-time channel), labelled with the channel(s) and the margin over the runner-up."""
+    from ipcbench import advise
+
+    title = "Decision map: which channel, per payload size and shape"
+    if dmap is None:  # ranked here; the report passes its own (one family with its tables)
+        dmap = advise.decision_map(df.to_dict("records") if len(df) else [])
+    if not dmap.cells:
+        return skipped_figure(title, "no ok pingpong, stream or fan rows of two channels")
+    chosen = {k: v for k, v in dmap.setting.items() if k != "start_method"}
+    chosen["start_method"] = dmap.setting.get("start_method", "")
+    fig = Figure(figsize=(FIGSIZE_IN[0], 1.6 + 0.75 * len(dmap.shapes)), layout="constrained")
+    ax = fig.subplots()
+    fig.suptitle(f"{title}\n{subtitle(_meta(df, meta), chosen)}", fontsize=11)
+    seen: dict[str, str] = {}
+    for y, shape in enumerate(dmap.shapes):
+        for x, size in enumerate(dmap.sizes):
+            cell = dmap.cell(shape, size)
+            if cell is not None:
+                _map_cell(ax, x, y, cell, seen)
+    ax.set_xlim(-0.5, len(dmap.sizes) - 0.5)
+    ax.set_ylim(len(dmap.shapes) - 0.5, -0.5)
+    ax.set_xticks(range(len(dmap.sizes)), [human_size(s) for s in dmap.sizes], fontsize=8)
+    ax.set_yticks(range(len(dmap.shapes)), [_shape_label(s) for s in dmap.shapes], fontsize=8)
+    ax.set_xlabel("payload size")
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    handles = [Patch(facecolor=style_for(t).color, label=t) for t in transport_order(seen)]
+    handles.append(Patch(facecolor="white", edgecolor="#444444", hatch=TIE_HATCH, label="tie"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    set_notes(
+        fig,
+        [
+            "Cell: the winner (beats every other channel: Mann-Whitney, Benjamini-Hochberg "
+            "q < 0.05, at least 5%) and its margin over the runner-up; hatched: a "
+            "tie group (channels joined by '='), coloured by its lowest-time channel; floors "
+            "are never ranked."
+        ],
+    )
+    return fig
+
+
+def _shape_label(shape: str) -> str:
+    return {"pingpong": "pingpong\n(round trip)", "stream": "stream\n(one-way)"}.get(shape, shape)
+
+
+def _map_cell(ax: Axes, x: int, y: int, cell: Any, seen: dict[str, str]) -> None:
+    r = cell.ranking
+    best = r.best.transport
+    seen[best] = best
+    tie = r.verdict == "tie"
+    ax.add_patch(
+        Rectangle(
+            (x - 0.48, y - 0.45),
+            0.96,
+            0.9,
+            facecolor=style_for(best).color,
+            alpha=0.45 if tie or r.verdict == "alone" else 0.85,
+            hatch=TIE_HATCH if tie else None,
+            edgecolor="white",
+        )
+    )
+    names = "\n= ".join(r.tie_group[:3]) + ("\n+more" if len(r.tie_group) > 3 else "")
+    margin = "" if math.isnan(cell.margin) else f"\n{ranking.fmt_factor(cell.margin)}"
+    text = names if tie else f"{best}{margin if r.verdict == 'winner' else ' (alone)'}"
+    ax.text(x, y, text, ha="center", va="center", fontsize=6.5, color="#111111")
+
+
+def figure_machines(machines: Sequence[MachineResults]) -> Figure:
+    """Each channel's time as a multiple of its own machine's raw_pipe floor, per machine:
+    pingpong and stream at the smallest size measured on every machine."""
+    from ipcbench import advise
+
+    title = "Machines side by side: time per message relative to each machine's raw_pipe"
+    if len(machines) < 2:
+        return skipped_figure(title, "needs results of two or more machines")
+    labelled = [(m.machine_id, m.df) for m in machines]
+    figures = advise.normalised_figures(labelled)
+    panels = []
+    for pattern in ("pingpong", "stream"):
+        common = set.intersection(
+            *({s for p, s, _t in f if p == pattern} for f in figures.values())
+        )
+        if common:
+            panels.append((pattern, min(common)))
+    if not panels:
+        return skipped_figure(title, "no pingpong or stream size with raw_pipe on every machine")
+    fig, axes = new_figure(title, subtitle(machines[0].meta, {}), ncols=len(panels))
+    for ax, (pattern, size) in zip(axes, panels, strict=True):
+        names = transport_order(
+            {t for f in figures.values() for p, s, t in f if (p, s) == (pattern, size)}
+        )
+        width = 0.8 / len(machines)
+        for i, m in enumerate(machines):
+            heights = [figures[m.machine_id].get((pattern, size, t), math.nan) for t in names]
+            xs = [j + (i - (len(machines) - 1) / 2) * width for j in range(len(names))]
+            color = MACHINE_COLORS[i % len(MACHINE_COLORS)]
+            ax.bar(xs, heights, width=width, color=color, label=m.machine_id)
+        ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+        ax.set_yscale("log")
+        ax.set_ylabel("time \u00d7 raw_pipe (lower is better)")
+        ax.set_title(f"{pattern} {human_size(size)}", fontsize=10)
+        ax.axhline(1.0, color=KERNEL_COLOR, linestyle="--", linewidth=0.8)
+    axes[-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="machine")
+    return fig

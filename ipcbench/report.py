@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ipcbench import plots, ranking, stats, summary
+from ipcbench import advise, plots, ranking, stats, summary
 from ipcbench.params import human_size
 
 ALPHA = 0.05
@@ -48,6 +48,11 @@ CAPTIONS: dict[str, str] = {
     "measured alone: the pickle floor (only for channels that pickle) and the raw pipe / "
     "socketpair its bytes pass through. Side by side, not stacked: inside a channel the stages "
     "overlap in time, so they do not add up.",
+    "decision_map": "Winner per payload size and shape (round-trip latency, one-way stream, "
+    "fan at each producers \u00d7 consumers measured) with its margin over the runner-up; "
+    "hatched cells are tie groups, not winners.",
+    "machines": "Each channel's time per message as a multiple of its own machine's raw_pipe "
+    "floor (lower is better), per machine, at the smallest size measured on every machine.",
     "comparison": "This machine (A) against the others: time ratios with 95% CIs (pale bars "
     "are not significant) and the shape after normalising by a baseline transport.",
 }
@@ -174,6 +179,8 @@ def analyse(df: pd.DataFrame) -> Analysis:
     pending += [("floor", g, c) for g, c in _floor_comparisons(rows)]
     pending += [("placement", g, c) for g, c in _placement_comparisons(rows)]
     pending += [("proxy", g, c) for g, c in _proxy_comparisons(rows)]
+    shown = advise.map_groups(groups, advise.map_setting(rows))
+    pending += [("seed", g, c) for g, c in advise.seed_comparisons(shown)]
     rankings, adjusted = ranking.rank_groups(groups, [c for _, _, c in pending])
     stated = [Stated(k, g, c) for (k, g, _), c in zip(pending, adjusted, strict=True)]
     return Analysis(rankings, stated)
@@ -659,19 +666,95 @@ def figure_blocks(figures: Mapping[str, Figure], pngs: Mapping[str, bytes]) -> l
     return blocks
 
 
+DECISION_TEXT = (
+    "Per shape and payload size (main setting; floors excluded): the winner when it beats every "
+    f"other channel ({TEST_TEXT}), else the tie group. A "
+    "crossover is named only where the leader changes and each leader beats the other "
+    "significantly at its own size."
+)
+SEED_TEXT = (
+    "The seed's question: time ratios of the medians (> 1: the first channel takes longer per "
+    "message) with their Hodges-Lehmann interval and its real level; n.s.: not significant."
+)
+
+
+def decision_map(df: pd.DataFrame, analysis: Analysis) -> advise.DecisionMap:
+    """The map from the report's own rankings and seed comparisons (one family)."""
+    seed = [(s.group, s.comparison) for s in analysis.of("seed")]
+    return advise.decision_map(records(df), analysis.rankings, seed)
+
+
+def decision_blocks(
+    dmap: advise.DecisionMap, figures: Mapping[str, Figure], pngs: Mapping[str, bytes]
+) -> list[Block]:
+    """The decision map section: figure, crossover sentences, the Pipe/Queue/Manager table."""
+    blocks: list[Block] = [Heading("Decision map"), Paragraph(DECISION_TEXT)]
+    fig = figures.get(plots.DECISION_MAP_FIGURE)
+    if fig is not None:
+        blocks += figure_blocks({plots.DECISION_MAP_FIGURE: fig}, pngs)
+    sentences = advise.crossovers(dmap)
+    blocks.append(
+        Bullets(sentences)
+        if sentences
+        else Paragraph("No crossover: no change of leader is significant at both sizes.")
+    )
+    headers, rows = advise.seed_table(dmap)
+    blocks.append(Heading("Pipe vs Queue vs Manager", 3))
+    blocks += (
+        [Paragraph(SEED_TEXT), Table(headers, rows)]
+        if rows
+        else [Paragraph("Not measured: needs pipe, queue or manager_queue at the same size.")]
+    )
+    return blocks
+
+
+MACHINES_TEXT = (
+    "Every machine against the first, channel by channel (pingpong and stream, main setting, "
+    "1\u00d71): time ratios tested per case (Mann-Whitney, Benjamini-Hochberg per machine, at "
+    "least 5%), in absolute terms and relative to each machine's own raw_pipe floor. Figures: "
+    "medians, with the multiple of that machine's raw_pipe time."
+)
+
+
+def machines_blocks(
+    machines: Sequence[plots.MachineResults],
+    figures: Mapping[str, Figure],
+    pngs: Mapping[str, bytes],
+) -> list[Block]:
+    """Several machines: headline figures per machine, the figure, where they differ."""
+    labelled = [(m.machine_id, m.df) for m in machines]
+    found = advise.machine_differences(labelled)
+    headers, rows = advise.machine_table(labelled)
+    blocks: list[Block] = [Heading("Machines"), Paragraph(MACHINES_TEXT)]
+    blocks.append(Bullets(list(found.sentences)))
+    if rows:
+        blocks.append(Table(headers, rows[:MAX_LISTED]))
+    fig = figures.get(plots.MACHINES_FIGURE)
+    if fig is not None:
+        blocks += figure_blocks({plots.MACHINES_FIGURE: fig}, pngs)
+    return blocks
+
+
+SECTION_FIGURES = (plots.DECISION_MAP_FIGURE, plots.MACHINES_FIGURE)
+
+
 def report_blocks(
     machine: plots.MachineResults,
     figures: Mapping[str, Figure],
     pngs: Mapping[str, bytes],
     notes: Sequence[str] = (),
+    others: Sequence[plots.MachineResults] = (),
+    analysis: Analysis | None = None,
 ) -> list[Block]:
     df, meta = machine.df, machine.meta
+    rest = {n: f for n, f in figures.items() if n not in SECTION_FIGURES}
     failed = failed_table(df)
     warnings = stability_lines(df, meta)
-    analysis = analyse(df)
+    analysis = analysis or analyse(df)
     recommendations = recommendation_table(df, analysis)
     return [
         Heading(f"ipcbench report: {machine.machine_id}", 1),
+        *decision_blocks(decision_map(df, analysis), figures, pngs),
         Heading("Machine"),
         machine_table(meta, df),
         Heading("Key findings"),
@@ -686,8 +769,9 @@ def report_blocks(
             "interval of the median with its real level (a range below 6 repeats)."
         ),
         recommendations if recommendations.rows else Paragraph("No successful rows to rank."),
+        *(machines_blocks([machine, *others], figures, pngs) if others else []),
         Heading("Figures"),
-        *figure_blocks(figures, pngs),
+        *figure_blocks(rest, pngs),
         Heading("Stability warnings"),
         Bullets(_capped([*notes, *warnings])) if warnings or notes else Paragraph("None."),
         Heading("Failed cases"),
@@ -718,11 +802,16 @@ def write_report(
     ``others``: further machines; adds the cross-CPU comparison figure (this machine = A).
     """
     samples, samples_note = machine.samples()
-    figures = plots.render(machine.df, names, machine.meta, samples)
+    analysis = analyse(machine.df)
+    dmap = decision_map(machine.df, analysis)
+    figures = {plots.DECISION_MAP_FIGURE: plots.figure_decision_map(machine.df, machine.meta, dmap)}
+    figures.update(plots.render(machine.df, names, machine.meta, samples))
     if others:
         figures[plots.COMPARISON_FIGURE] = plots.comparison_figure([machine, *others])
+        figures[plots.MACHINES_FIGURE] = plots.figure_machines([machine, *others])
     paths, pngs = _save_figures(figures, out_dir)
-    blocks = report_blocks(machine, figures, pngs, [samples_note] if samples_note else [])
+    notes = [samples_note] if samples_note else []
+    blocks = report_blocks(machine, figures, pngs, notes, others, analysis)
     html_path, md_path = out_dir / HTML_NAME, out_dir / MARKDOWN_NAME
     html_path.write_text(to_html(blocks), encoding="utf-8")
     md_path.write_text(to_markdown(blocks), encoding="utf-8")
