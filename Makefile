@@ -51,8 +51,13 @@ report-check: $(STAMP)  ## render each plots/*/report.html in headless chromium 
 	  $(BIN)/python bench/screenshot_report.py "$$html" -o "$${html%.html}.png" || exit 1; \
 	done
 
-compare: $(STAMP)  ## make compare A=results/<machine-a> B=results/<machine-b>
-	$(IPCBENCH) compare $(A) $(B) && $(IPCBENCH) plot $(A) $(B) --figures comparison
+# compare: A is the reference; B, C, D ... or SETS="dir dir ..." add as many machines as you like.
+# The report of each machine then has a "Machines" section (figures per machine, absolute and
+# relative to its own raw_pipe floor, and where the advice differs).
+COMPARE_SETS = $(strip $(A) $(B) $(C) $(D) $(E) $(F) $(SETS))
+compare: $(STAMP)  ## make compare A=results/<machine-a> B=results/<machine-b> [C=... D=... | SETS="..."]
+	@test $(words $(COMPARE_SETS)) -ge 2 || { echo "make compare: give two or more result folders: A=... B=... [C=...] or SETS=\"a b c\"" >&2; exit 2; }
+	$(IPCBENCH) compare $(COMPARE_SETS) && $(IPCBENCH) plot $(COMPARE_SETS) --figures comparison && $(IPCBENCH) report $(COMPARE_SETS)
 
 bench-pytest: $(STAMP)  ## pytest-benchmark microbenchmarks, saved for 'pytest-benchmark compare'
 	$(BIN)/python -m pytest bench/ -q --benchmark-enable --benchmark-autosave --benchmark-storage=results/pytest-benchmark

@@ -410,7 +410,7 @@ def ratio_text(c: ranking.Comparison) -> str:
     elif c.decision == "faster":
         head = f"{ranking.fmt_factor(1 / c.time_ratio)} faster"
     else:
-        head = f"no significant difference ({ranking.fmt_factor(c.time_ratio)} the time)"
+        head = f"no significant difference: {ranking.fmt_factor(c.time_ratio)} the time"
     return f"{head} ({bounds}, {ranking.fmt_q(c.q_value)})"
 
 
@@ -449,7 +449,7 @@ def size_lines(answer: SizeAnswer, indent: str = "  ") -> list[str]:
         others = [t for t in r.tie_group if t != best.transport]
         out.append(
             f"recommended: any of {ranking.names_text(list(r.tie_group))} (a tie group: no "
-            f"significant difference); lowest time {best.transport}, "
+            f"significant difference); best median {best.transport}, "
             f"{figure_text(best, metric)}"
         )
         for name in others:

@@ -15,6 +15,7 @@ Figures use ``matplotlib.figure.Figure`` directly (no pyplot state, any backend 
 from __future__ import annotations
 
 import math
+import textwrap
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -1471,12 +1472,13 @@ def figure_decision_map(df: pd.DataFrame, meta: Meta | None = None, dmap: Any = 
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     set_notes(
         fig,
-        [
+        textwrap.wrap(
             "Cell: the winner (beats every other channel: Mann-Whitney, Benjamini-Hochberg "
-            "q < 0.05, at least 5%) and its margin over the runner-up; hatched: a "
-            "tie group (channels joined by '='), coloured by its lowest-time channel; floors "
-            "are never ranked."
-        ],
+            "q < 0.05, at least 5%) and how many times faster it is than the runner-up; "
+            "hatched: a tie group (channels joined by '='), coloured by its lowest-time "
+            "channel; floors are never ranked.",
+            150,
+        ),
     )
     return fig
 
@@ -1502,9 +1504,14 @@ def _map_cell(ax: Axes, x: int, y: int, cell: Any, seen: dict[str, str]) -> None
         )
     )
     names = "\n= ".join(r.tie_group[:3]) + ("\n+more" if len(r.tie_group) > 3 else "")
-    margin = "" if math.isnan(cell.margin) else f"\n{ranking.fmt_factor(cell.margin)}"
+    up = r.runner_up
+    margin = (
+        ""
+        if math.isnan(cell.margin) or up is None
+        else f"\n{ranking.fmt_factor(cell.margin)} vs {up.transport}"
+    )
     text = names if tie else f"{best}{margin if r.verdict == 'winner' else ' (alone)'}"
-    ax.text(x, y, text, ha="center", va="center", fontsize=6.5, color="#111111")
+    ax.text(x, y, text, ha="center", va="center", fontsize=7, color="#111111")
 
 
 def figure_machines(machines: Sequence[MachineResults]) -> Figure:

@@ -8,7 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import fixtures_analysis as fa
 import fixtures_plots as fx
+import matplotlib.colors
 import numpy as np
 import pandas as pd
 import pytest
@@ -449,3 +451,63 @@ def test_not_applicable_parameters_match_any_choice() -> None:
             row["start_method"] = None  # in-process floors have no start method
     (ax,) = plots.figure_throughput(fx.frame(rows)).axes
     assert line_gids(ax) == {"pipe", "memcpy"}
+
+
+# --- decision map and machines side by side ---------------------------------------------------
+
+
+def test_decision_map_has_a_cell_per_shape_and_size(df: pd.DataFrame) -> None:
+    from ipcbench import advise
+
+    fig = drawn(plots.figure_decision_map(df))
+    assert plots.skip_reason(fig) is None
+    (ax, *_) = fig.axes
+    dmap = advise.decision_map(df.to_dict("records"))
+    cells = [p for p in rects(ax) if p.get_width() < 1]
+    assert len(cells) == len(dmap.cells) and len(dmap.cells) > 3
+    assert [t.get_text() for t in ax.get_yticklabels()][:2] == [
+        "pingpong\n(round trip)",
+        "stream\n(one-way)",
+    ]
+    assert tick_texts(ax) == ["64 B", "4 KiB", "1 MiB"]
+    texts = {t.get_text() for t in ax.texts}
+    for cell in dmap.cells:
+        if cell.ranking.verdict == "winner":
+            assert any(t.startswith(cell.ranking.best.transport + "\n") for t in texts)
+    hatched = [p for p in cells if p.get_hatch()]
+    assert len(hatched) == sum(c.ranking.verdict == "tie" for c in dmap.cells)
+
+
+def test_decision_map_colours_the_winner() -> None:
+    few = (10.0, 10.1, 10.2, 10.3, 10.4, 10.5, 10.6)
+    rows = [
+        {**r, "row_id": f"r{i}"}
+        for i, r in enumerate(
+            fa.crafted_rows({"pipe_bytes": few, "queue": tuple(v * 3 for v in few)}, "pingpong")
+        )
+    ]
+    fig = drawn(plots.figure_decision_map(fx.frame(rows)))
+    (cell,) = [p for p in rects(fig.axes[0]) if p.get_width() < 1]
+    assert cell.get_facecolor()[:3] == pytest.approx(
+        matplotlib.colors.to_rgb(plots.style_for("pipe_bytes").color)
+    )
+    assert not cell.get_hatch()
+    assert "pipe_bytes\n3.0\u00d7 vs queue" in {t.get_text() for t in fig.axes[0].texts}
+
+
+def test_decision_map_without_rankable_rows_is_skipped() -> None:
+    fig = plots.figure_decision_map(fx.frame(fx.make_rows(patterns=("proxy_ops",))))
+    assert plots.skip_reason(fig) is not None
+
+
+def test_machines_figure_bars_are_multiples_of_each_machines_raw_pipe(tmp_path: Path) -> None:
+    fa.write_machine(tmp_path, "base")
+    fa.write_machine(tmp_path, "slow_queue", transport_factors={"queue": 1.3})
+    machines = plots.load_machines([tmp_path])
+    fig = drawn(plots.figure_machines(machines))
+    assert plots.skip_reason(fig) is None
+    ping = fig.axes[0]
+    assert ping.get_title() == "pingpong 64 B" and tick_texts(ping) == ["pipe", "queue"]
+    heights = sorted(round(p.get_height(), 2) for p in rects(ping))
+    assert heights == [2.0, 2.0, 5.0, 6.5]
+    assert plots.skip_reason(plots.figure_machines(machines[:1])) is not None

@@ -19,6 +19,7 @@ from ipcbench.commands import plot as plot_command
 from ipcbench.errors import IpcbenchError
 
 SECTIONS = (
+    "Decision map",
     "Machine",
     "Key findings",
     "Recommendations",
@@ -521,3 +522,64 @@ def test_stability_warnings_are_grouped_by_pattern_and_cause_worst_first() -> No
     assert "(queue stream 64 B bytes fork unpinned (CV 8" in lines[2]
     assert lines[2].endswith("; and 3 more); quiet the machine, pin CPUs or take more repeats.")
     assert lines[3].startswith("pingpong: 1 case varies more than 10%")
+
+
+# --- decision map first; several machines in one report -------------------------------------
+
+
+def test_decision_map_is_the_first_section_with_its_figure(written: report.ReportFiles) -> None:
+    markdown = written.markdown.read_text(encoding="utf-8")
+    sections = re.findall(r"^## (.+)$", markdown, flags=re.M)
+    assert sections[0] == "Decision map"
+    first = markdown.split("## Machine\n")[0]
+    assert "![Decision map: which channel, per payload size and shape](decision_map.png)" in first
+    assert "### Pipe vs Queue vs Manager" in first and "| queue / pipe |" in first
+    assert (written.markdown.parent / "decision_map.png").is_file()
+    html = written.html.read_text(encoding="utf-8")
+    assert 'id="fig-decision_map"' in html
+    assert html.index('id="decision-map"') < html.index('id="machine"')
+
+
+def test_decision_map_and_recommendations_agree(exact: pd.DataFrame) -> None:
+    """One family: a cell of the map says what the recommendation row of its group says."""
+    analysis = report.analyse(exact)
+    dmap = report.decision_map(exact, analysis)
+    table = report.recommendation_table(exact, analysis)
+    verdicts = {
+        (row[0].split(" ")[0], row[1]): row[4] for row in table.rows if row[3] == "1\u00d71"
+    }
+    assert dmap.cells
+    for cell in dmap.cells:
+        verdict = verdicts[(cell.shape, plots.human_size(cell.payload_bytes))]
+        assert verdict.replace("tie: ", "").replace(", ", " = ") == cell.label
+
+
+def test_report_of_several_machines_finds_exactly_the_injected_differences(
+    tmp_path: Path,
+) -> None:
+    fa.write_machine(tmp_path / "res", "base")
+    fa.write_machine(tmp_path / "res", "slow_all", factor=1.5)
+    fa.write_machine(tmp_path / "res", "slow_queue", transport_factors={"queue": 1.3})
+    code = cli.main(["report", str(tmp_path / "res"), "-o", str(tmp_path / "out")])
+    assert code == 0
+    markdown = (tmp_path / "out" / "base" / "report.md").read_text(encoding="utf-8")
+    section = markdown.split("## Machines\n")[1].split("\n## ")[0]
+    found = [line[2:] for line in section.splitlines() if line.startswith("- ")]
+    assert found == [
+        "slow_all is 1.50\u00d7 slower than base across every channel and the raw_pipe floor "
+        "alike; relative to its own raw_pipe floor no channel differs.",
+        "On slow_queue, queue is 1.30\u00d7 slower than on base relative to each machine's own "
+        "raw_pipe floor (absolute: 1.30\u00d7 slower).",
+        "On slow_queue, every other channel is the same as on base relative to its floor.",
+        "The advice (winner or tie group per pattern and size) is the same on every machine.",
+    ]
+    assert "| channel | figure | base | slow_all | slow_queue |" in section
+    assert "![Machines side by side" in section
+    assert (tmp_path / "out" / "base" / "machines.png").is_file()
+    # every machine's report has the section, from its own point of view
+    other = (tmp_path / "out" / "slow_all" / "report.md").read_text(encoding="utf-8")
+    assert "base is 1.50\u00d7 faster than slow_all across every channel" in other
+
+
+def test_one_machine_has_no_machines_section(written: report.ReportFiles) -> None:
+    assert "## Machines" not in written.markdown.read_text(encoding="utf-8")

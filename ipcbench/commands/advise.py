@@ -21,9 +21,14 @@ from ipcbench.commands.summarize import RESULTS_HELP, SubParsers
 from ipcbench.errors import IpcbenchError
 from ipcbench.params import MAX_PAYLOAD_BYTES, parse_size
 
-MEASURE_REPEATS = 7  # 5 is the fewest with which Mann-Whitney can call a difference; 7 gives a 98 % interval
+MEASURE_REPEATS = (
+    7  # 5 is the fewest with which Mann-Whitney can call a difference; 7 gives a 98 % interval
+)
 MEASURE_TARGET_S = 0.05  # seconds per repeat
 MEASURE_FACTOR = 4  # bracketing sizes: asked / 4 and asked x 4
+MEASURE_MAX_BRACKET_BYTES = 16 * 1024**2  # no bracket above the default sweep's largest size
+MEASURE_LARGE_BYTES = 1024**2  # from here 5 repeats (a 16 MiB repeat costs a second or more)
+MEASURE_LARGE_REPEATS = 5
 MEASURE_CHANNELS: tuple[str, ...] = (
     "pipe",
     "pipe_bytes",
@@ -166,14 +171,16 @@ def measure_options(question: advise.Question, out: str | None) -> dict[str, Any
     if len([n for n in names if n not in MEASURE_FLOORS]) < 1:
         raise IpcbenchError(f"none of the channels asked for runs the {pattern} pattern")
     size = question.payload_bytes
-    sizes = [size // MEASURE_FACTOR, size, size * MEASURE_FACTOR]
+    sizes = [size // MEASURE_FACTOR, size]
+    if size * MEASURE_FACTOR <= MEASURE_MAX_BRACKET_BYTES:
+        sizes.append(size * MEASURE_FACTOR)
     sizes = [s for s in sizes if 1 <= s <= MAX_PAYLOAD_BYTES]
     options: dict[str, Any] = {
         "transports": names,
         "patterns": [pattern],
         "sizes": [str(s) for s in dict.fromkeys(sizes)],
         "payload_kinds": [kind],
-        "repeats": MEASURE_REPEATS,
+        "repeats": MEASURE_REPEATS if size < MEASURE_LARGE_BYTES else MEASURE_LARGE_REPEATS,
         "target_time": MEASURE_TARGET_S,
         "warmups": 1,
         "out": out,
@@ -203,7 +210,7 @@ def measure(
     if not quiet:
         print(
             f"measuring: {', '.join(options['transports'])}; {options['patterns'][0]}; sizes "
-            f"{', '.join(options['sizes'])} B; {MEASURE_REPEATS} repeats",
+            f"{', '.join(options['sizes'])} B; {options['repeats']} repeats",
             file=sys.stderr,
             flush=True,
         )
