@@ -1066,3 +1066,10 @@ def normalised_figures(
                 mine[(p, s, t)] = _time_ratio(value, floor, metric)
         out[m] = mine
     return out
+
+
+def absolute_figures(
+    machines: Sequence[tuple[str, Any]],
+) -> dict[str, dict[tuple[str, int, str], float]]:
+    """machine -> (pattern, size, transport) -> median of the headline rows (floors too)."""
+    return {m: _medians(headline_frame(frame).to_dict("records")) for m, frame in machines}

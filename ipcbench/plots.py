@@ -1515,39 +1515,57 @@ def _map_cell(ax: Axes, x: int, y: int, cell: Any, seen: dict[str, str]) -> None
 
 
 def figure_machines(machines: Sequence[MachineResults]) -> Figure:
-    """Each channel's time as a multiple of its own machine's raw_pipe floor, per machine:
-    pingpong and stream at the smallest size measured on every machine."""
+    """Each channel's headline figure per machine (top: absolute; bottom: time as a multiple of
+    its own machine's raw_pipe floor): pingpong and stream at the smallest size measured with
+    raw_pipe on every machine."""
     from ipcbench import advise
 
-    title = "Machines side by side: time per message relative to each machine's raw_pipe"
+    title = "Machines side by side: absolute, and relative to each machine's raw_pipe"
     if len(machines) < 2:
         return skipped_figure(title, "needs results of two or more machines")
     labelled = [(m.machine_id, m.df) for m in machines]
-    figures = advise.normalised_figures(labelled)
+    normalised = advise.normalised_figures(labelled)
+    absolute = advise.absolute_figures(labelled)
     panels = []
     for pattern in ("pingpong", "stream"):
         common = set.intersection(
-            *({s for p, s, _t in f if p == pattern} for f in figures.values())
+            *({s for p, s, _t in f if p == pattern} for f in normalised.values())
         )
         if common:
             panels.append((pattern, min(common)))
     if not panels:
         return skipped_figure(title, "no pingpong or stream size with raw_pipe on every machine")
-    fig, axes = new_figure(title, subtitle(machines[0].meta, {}), ncols=len(panels))
-    for ax, (pattern, size) in zip(axes, panels, strict=True):
+    fig = Figure(figsize=(FIGSIZE_IN[0], 7.5), layout="constrained")
+    grid = fig.subplots(2, len(panels), squeeze=False)
+    ids = ", ".join(m.machine_id for m in machines)
+    fig.suptitle(f"{title}\nmachines: {ids}", fontsize=11)
+    for col, (pattern, size) in enumerate(panels):
         names = transport_order(
-            {t for f in figures.values() for p, s, t in f if (p, s) == (pattern, size)}
+            {t for f in normalised.values() for p, s, t in f if (p, s) == (pattern, size)}
         )
-        width = 0.8 / len(machines)
-        for i, m in enumerate(machines):
-            heights = [figures[m.machine_id].get((pattern, size, t), math.nan) for t in names]
-            xs = [j + (i - (len(machines) - 1) / 2) * width for j in range(len(names))]
-            color = MACHINE_COLORS[i % len(MACHINE_COLORS)]
-            ax.bar(xs, heights, width=width, color=color, label=m.machine_id)
-        ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
-        ax.set_yscale("log")
-        ax.set_ylabel("time \u00d7 raw_pipe (lower is better)")
-        ax.set_title(f"{pattern} {human_size(size)}", fontsize=10)
-        ax.axhline(1.0, color=KERNEL_COLOR, linestyle="--", linewidth=0.8)
-    axes[-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="machine")
+        metric, _ = stats.primary_metric(pattern)
+        top, bottom = grid[0][col], grid[1][col]
+        _machine_bars(top, machines, absolute, (pattern, size), [*names, "raw_pipe"])
+        log_y(top, _metric_label(metric))
+        top.set_title(f"{pattern} {human_size(size)}", fontsize=10)
+        _machine_bars(bottom, machines, normalised, (pattern, size), names)
+        log_y(bottom, "time \u00d7 own raw_pipe (lower is better)")
+        bottom.axhline(1.0, color=KERNEL_COLOR, linestyle="--", linewidth=0.8)
+    grid[0][-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="machine")
     return fig
+
+
+def _machine_bars(
+    ax: Axes,
+    machines: Sequence[MachineResults],
+    figures: Mapping[str, Mapping[tuple[str, int, str], float]],
+    point: tuple[str, int],
+    names: Sequence[str],
+) -> None:
+    width = 0.8 / len(machines)
+    for i, m in enumerate(machines):
+        heights = [figures[m.machine_id].get((*point, t), math.nan) for t in names]
+        xs = [j + (i - (len(machines) - 1) / 2) * width for j in range(len(names))]
+        color = MACHINE_COLORS[i % len(MACHINE_COLORS)]
+        ax.bar(xs, heights, width=width, color=color, label=m.machine_id)
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)

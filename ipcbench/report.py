@@ -1,8 +1,13 @@
 """One machine's results as a self-contained HTML page and a Markdown version.
 
-Sections: machine metadata, key findings (computed from the data), a recommendation table (best
-transport per pattern, payload size and process count, with its margin and whether the margin
-is significant), every figure, stability warnings, failed cases. The report is built as a list
+Sections: first the decision map (winner or tie group per payload size and shape, crossovers
+that are significant at both neighbouring sizes, Pipe vs Queue vs Manager ratios: see
+``advise``), machine metadata, key findings (computed from the data), a recommendation table
+(best transport per pattern, payload size and process count, with its margin and whether the
+margin is significant), with several machines a Machines section (headline figures per machine,
+absolute and relative to its own raw_pipe floor, and where they or the advice differ), every
+figure, stability warnings, failed cases. Every statement about one machine is one
+Benjamini-Hochberg family (``analyse``). The report is built as a list
 of blocks rendered twice (``to_html``, ``to_markdown``), so both versions say the same thing.
 Figures are written beside the report as PNG + SVG (the Markdown links the PNGs; the HTML embeds
 them as base64, so the .html file alone is complete).

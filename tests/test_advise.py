@@ -384,3 +384,39 @@ def test_machine_table_is_absolute_and_normalised(tmp_path: Path) -> None:
     assert queue[2] == "50.0 \u00b5s (5.0\u00d7 raw_pipe)"
     assert queue[3] == "75.1 \u00b5s (5.0\u00d7 raw_pipe)"
     assert queue[4] == "65.1 \u00b5s (6.5\u00d7 raw_pipe)"
+
+
+# --- make compare takes two or more folders -------------------------------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make_compare(*args: str) -> Any:
+    import subprocess
+
+    return subprocess.run(
+        ["make", "-s", "-o", ".venv/.installed", "-n", "compare", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_make_compare_passes_every_folder() -> None:
+    done = make_compare("A=ra", "B=rb", "C=rc", "D=rd")
+    assert done.returncode == 0, done.stderr
+    assert ".venv/bin/ipcbench compare ra rb rc rd && " in done.stdout
+    assert "ipcbench report ra rb rc rd" in done.stdout
+    assert "ipcbench compare a b c" in make_compare("SETS=a b c").stdout
+
+
+def test_make_compare_with_one_folder_says_so() -> None:
+    import subprocess
+
+    done = subprocess.run(
+        ["make", "-s", "-o", ".venv/.installed", "compare", "A=ra"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode != 0 and "give two or more result folders" in done.stderr

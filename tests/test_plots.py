@@ -506,8 +506,18 @@ def test_machines_figure_bars_are_multiples_of_each_machines_raw_pipe(tmp_path: 
     machines = plots.load_machines([tmp_path])
     fig = drawn(plots.figure_machines(machines))
     assert plots.skip_reason(fig) is None
-    ping = fig.axes[0]
-    assert ping.get_title() == "pingpong 64 B" and tick_texts(ping) == ["pipe", "queue"]
+    top, _, ping, _ = fig.axes  # absolute above, normalised below; pingpong, stream
+    assert top.get_title() == "pingpong 64 B"
+    assert tick_texts(top) == ["pipe", "queue", "raw_pipe"]
+    assert sorted(round(p.get_height(), 1) for p in rects(top)) == [
+        10.0,
+        10.0,
+        20.0,
+        20.0,
+        50.0,
+        65.1,
+    ]
+    assert tick_texts(ping) == ["pipe", "queue"]
     heights = sorted(round(p.get_height(), 2) for p in rects(ping))
     assert heights == [2.0, 2.0, 5.0, 6.5]
     assert plots.skip_reason(plots.figure_machines(machines[:1])) is not None
