@@ -478,8 +478,8 @@ def size_lines(answer: SizeAnswer, indent: str = "  ") -> list[str]:
             "the floor's loop is not the channel's)"
         )
         out.append(
-            f"machine limit: {floor.transport} {figure_text(floor, metric)}; {relation} "
-            "(a floor, not a channel)"
+            f"machine limit (a floor, not a channel): {floor.transport} "
+            f"{figure_text(floor, metric)}; {relation}"
         )
     return [indent + line for line in out]
 
@@ -883,8 +883,21 @@ def machine_differences(machines: Sequence[tuple[str, Any]]) -> MachineDifferenc
     raw_pipe floor, as tested by ``ipcbench.compare`` (BH per machine); plus sentences."""
     from ipcbench.compare import compare
 
-    labels = [m for m, _ in machines]
-    frames = [headline_frame(f) for _, f in machines]
+    heads = [(m, headline_frame(f)) for m, f in machines]
+    empty = [m for m, f in heads if len(f) == 0]
+    heads = [(m, f) for m, f in heads if len(f)]
+    if len(heads) < 2 or heads[0][0] != machines[0][0]:
+        return MachineDifferences(
+            machines[0][0],
+            (),
+            (
+                "No comparison: the machines need plain pingpong or stream results to compare "
+                f"(none on {ranking.names_text(empty)}).",
+            ),
+        )
+    skipped = [f"{m} has no plain pingpong or stream results: left out." for m in empty]
+    labels = [m for m, _ in heads]
+    frames = [f for _, f in heads]
     absolute = compare(frames, labels).cases
     have_floor = all(((f["transport"] == "raw_pipe") & (f["status"] == "ok")).any() for f in frames)
     normalised = compare(frames, labels, normalize="raw_pipe").cases if have_floor else None
@@ -899,8 +912,8 @@ def machine_differences(machines: Sequence[tuple[str, Any]]) -> MachineDifferenc
         ]
         found += lines
         sentences += _machine_sentences(labels[0], label, lines, have_floor)
-    sentences += advice_differences(machines)
-    return MachineDifferences(labels[0], tuple(found), tuple(sentences))
+    sentences += advice_differences(heads)
+    return MachineDifferences(labels[0], tuple(found), tuple([*skipped, *sentences]))
 
 
 def _geo(values: Sequence[float]) -> float:

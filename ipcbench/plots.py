@@ -1500,7 +1500,8 @@ def _map_cell(ax: Axes, x: int, y: int, cell: Any, seen: dict[str, str]) -> None
             facecolor=style_for(best).color,
             alpha=0.45 if tie or r.verdict == "alone" else 0.85,
             hatch=TIE_HATCH if tie else None,
-            edgecolor="white",
+            edgecolor="#777777" if tie else "white",  # the hatch takes the edge colour
+            linewidth=0.0,
         )
     )
     names = "\n= ".join(r.tie_group[:3]) + ("\n+more" if len(r.tie_group) > 3 else "")

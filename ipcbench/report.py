@@ -28,6 +28,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ipcbench import advise, plots, ranking, stats, summary
+from ipcbench.errors import IpcbenchError
 from ipcbench.params import human_size
 
 ALPHA = 0.05
@@ -728,10 +729,14 @@ def machines_blocks(
 ) -> list[Block]:
     """Several machines: headline figures per machine, the figure, where they differ."""
     labelled = [(m.machine_id, m.df) for m in machines]
-    found = advise.machine_differences(labelled)
-    headers, rows = advise.machine_table(labelled)
     blocks: list[Block] = [Heading("Machines"), Paragraph(MACHINES_TEXT)]
-    blocks.append(Bullets(list(found.sentences)))
+    try:
+        found = advise.machine_differences(labelled)
+    except IpcbenchError as exc:  # e.g. sets of different schema versions
+        blocks.append(Paragraph(f"Not compared: {exc}"))
+    else:
+        blocks.append(Bullets(list(found.sentences)))
+    headers, rows = advise.machine_table(labelled)
     if rows:
         blocks.append(Table(headers, rows[:MAX_LISTED]))
     fig = figures.get(plots.MACHINES_FIGURE)

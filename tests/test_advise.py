@@ -67,7 +67,8 @@ def test_a_clear_winner_with_queue_and_seed_channels_as_ratios() -> None:
     assert "queue (the usual default): 5.0\u00d7 slower (" in text
     assert "pipe: 2.0\u00d7 slower" in text
     # the floor is quoted as the machine's limit, never recommended
-    assert "machine limit: raw_pipe" in text and "(a floor, not a channel)" in text
+    assert "machine limit (a floor, not a channel): raw_pipe 10.3 \u00b5s (" in text
+    assert "pipe_bytes takes 1.00\u00d7 its time" in text
 
 
 def test_a_floor_that_is_fastest_is_never_recommended() -> None:
@@ -420,3 +421,19 @@ def test_make_compare_with_one_folder_says_so() -> None:
         text=True,
     )
     assert done.returncode != 0 and "give two or more result folders" in done.stderr
+
+
+def test_a_machine_without_pingpong_or_stream_is_left_out(tmp_path: Path) -> None:
+    from ipcbench import plots
+
+    fa.write_machine(tmp_path, "base")
+    fa.write_machine(tmp_path, "twin")
+    proxies = rows_of(at({"manager_dict": FAST}, 64, "proxy_ops"))
+    write(tmp_path, proxies, "proxies_only")
+    labelled = [(m.machine_id, m.df) for m in plots.load_machines([tmp_path])]
+    found = advise.machine_differences(labelled)
+    assert found.sentences[0] == "proxies_only has no plain pingpong or stream results: left out."
+    assert "twin does not differ from base for any channel." in found.sentences
+    by_id = dict(labelled)
+    alone = advise.machine_differences([("base", by_id["base"]), ("p", by_id["proxies_only"])])
+    assert alone.sentences[0].startswith("No comparison:") and not alone.channels
