@@ -228,7 +228,11 @@ def test_several_machines_are_refused_for_advice(
     write(tmp_path, rows_of(at({"pipe": FAST, "queue": SLOW})), "m1")
     write(tmp_path, rows_of(at({"pipe": FAST, "queue": SLOW})), "m2")
     code, _, err = run_cli(["advise", str(tmp_path), "--size", "64"], capsys)
-    assert code == 2 and "2 machines" in err
+    assert code == 2 and "2 machines" in err and "--machine" in err
+    code, out, _ = run_cli(["advise", str(tmp_path), "--size", "64", "--machine", "m2"], capsys)
+    assert code == 0 and "recommended: pipe" in out
+    code, _, err = run_cli(["advise", str(tmp_path), "--size", "64", "--machine", "m3"], capsys)
+    assert code == 2 and "--machine m3: not in the results; they hold m1, m2" in err
 
 
 def test_measure_options_are_focused() -> None:

@@ -67,6 +67,9 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> argparse.ArgumentParse
         "--channels", help="only these channels, comma-separated (default: every one measured)"
     )
     parser.add_argument(
+        "--machine", help="with results of several machines: the machine id to advise for"
+    )
+    parser.add_argument(
         "--measure",
         action="store_true",
         help="no RESULTS: run a small focused sweep first (about a minute at most on 2 CPUs)",
@@ -127,7 +130,7 @@ def main(args: argparse.Namespace) -> int:
     if args.measure:
         rows, cpus = measure(question, args.out, quiet=args.json)
     else:
-        rows, cpus = load_rows(args.results)
+        rows, cpus = load_rows(args.results, args.machine)
     answer = advise.advise(rows, question, cpus)
     if args.json:
         print(json.dumps(advise.advice_json(answer), indent=2))
@@ -136,15 +139,25 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_rows(paths: list[str]) -> tuple[list[dict[str, Any]], int | None]:
+def load_rows(
+    paths: list[str], machine: str | None = None
+) -> tuple[list[dict[str, Any]], int | None]:
+    """One machine's rows (``machine`` picks one when the results hold several)."""
     from ipcbench.loader import load_all
 
     frame = load_all(paths)
-    machines = list(dict.fromkeys(frame["machine_id"].astype("string").fillna("unknown")))
-    if len(machines) > 1:
+    ids = frame["machine_id"].astype("string").fillna("unknown")
+    machines = [str(m) for m in dict.fromkeys(ids)]
+    if machine is not None:
+        if machine not in machines:
+            raise IpcbenchError(
+                f"--machine {machine}: not in the results; they hold {', '.join(machines)}"
+            )
+        frame = frame[ids == machine]
+    elif len(machines) > 1:
         raise IpcbenchError(
-            f"the results hold {len(machines)} machines ({', '.join(map(str, machines))}); "
-            "advice is per machine: pass one machine's folder (results/<machine-id>/)"
+            f"the results hold {len(machines)} machines ({', '.join(machines)}); advice is per "
+            "machine: add --machine ID or pass one machine's folder (results/<machine-id>/)"
         )
     rows: list[dict[str, Any]] = frame.to_dict("records")
     return rows, None
