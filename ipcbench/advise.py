@@ -143,10 +143,20 @@ def choose_setting(
                 raise IpcbenchError(f"no {pattern} results with --{flag} {asked}; measured: {have}")
             chosen[dim] = asked
         else:
-            preferred = PREFERRED.get(dim, "")
-            chosen[dim] = preferred if preferred in counts else counts.most_common(1)[0][0]
+            chosen[dim] = _preferred(dim, counts)
         pool = [r for r in pool if _cell(r, dim) == chosen[dim]]
     return chosen
+
+
+def _preferred(dim: str, counts: Counter[str]) -> str:
+    """The preferred value when measured, else the most common one that applies: an empty
+    cell means "does not apply" (the start method of the in-process floors), never a choice
+    while another value exists."""
+    preferred = PREFERRED.get(dim)
+    if preferred is not None and preferred in counts:
+        return preferred
+    applying = Counter({value: n for value, n in counts.items() if value}) or counts
+    return applying.most_common(1)[0][0]
 
 
 def question_rows(
@@ -642,8 +652,7 @@ def map_setting(rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
         counts = Counter(_cell(r, dim) for r in pool)
         if not counts:
             break
-        preferred = PREFERRED.get(dim, "")
-        chosen[dim] = preferred if preferred in counts else counts.most_common(1)[0][0]
+        chosen[dim] = _preferred(dim, counts)
         pool = [r for r in pool if _cell(r, dim) == chosen[dim]]
     return chosen
 

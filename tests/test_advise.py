@@ -443,3 +443,15 @@ def test_a_machine_without_pingpong_or_stream_is_left_out(tmp_path: Path) -> Non
     by_id = dict(labelled)
     alone = advise.machine_differences([("base", by_id["base"]), ("p", by_id["proxies_only"])])
     assert alone.sentences[0].startswith("No comparison:") and not alone.channels
+
+
+def test_in_process_floors_without_a_start_method_do_not_choose_the_setting() -> None:
+    """memcpy and pickle rows have no start method ("does not apply"): the setting is the
+    channels' start method, not the empty one (seen on a real --quick run: 'no ok pingpong
+    repeats ... (bytes, , unpinned)')."""
+    channels = at({"pipe_bytes": FAST, "queue": SLOW}, start_method="fork")
+    floors = at({"memcpy": FAST, "pickle": FAST}, start_method="")
+    answer = ask(rows_of(channels, floors))
+    (one,) = answer.answers
+    assert one.ranking.winner == "pipe_bytes"
+    assert "fork" in advise.advice_text(answer).splitlines()[0]
