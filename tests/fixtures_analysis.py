@@ -232,3 +232,15 @@ def crafted_rows(
         case = params(transport, pattern, payload_bytes, **overrides)
         rows += case_rows(case, 1.0, run_id=run_id, first_row=len(rows), spread=tuple(repeats))
     return rows
+
+
+# What the report must say of base / slow_all (1.5x slower overall) / slow_queue (queue 1.3x
+# slower), written with write_machine: exactly the injected differences.
+MACHINE_DIFFERENCE_SENTENCES = [
+    "slow_all is 1.50\u00d7 slower than base across every channel and the raw_pipe floor "
+    "alike; relative to its own raw_pipe floor no channel differs.",
+    "On slow_queue, queue is 1.30\u00d7 slower than on base relative to each machine's own "
+    "raw_pipe floor (absolute: 1.30\u00d7 slower).",
+    "On slow_queue, every other channel is the same as on base relative to its floor.",
+    "The advice (winner or tie group per pattern and size) is the same on every machine.",
+]

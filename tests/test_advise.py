@@ -363,14 +363,7 @@ def test_machine_differences_find_exactly_the_injected_ones(tmp_path: Path) -> N
     assert by[("slow_queue", "pipe")].absolute == by[("slow_queue", "pipe")].normalised == "same"
     assert by[("slow_queue", "raw_pipe")].absolute == "same"
     sentences = list(found.sentences)
-    assert sentences == [
-        "slow_all is 1.50\u00d7 slower than base across every channel and the raw_pipe floor "
-        "alike; relative to its own raw_pipe floor no channel differs.",
-        "On slow_queue, queue is 1.30\u00d7 slower than on base relative to each machine's own "
-        "raw_pipe floor (absolute: 1.30\u00d7 slower).",
-        "On slow_queue, every other channel is the same as on base relative to its floor.",
-        "The advice (winner or tie group per pattern and size) is the same on every machine.",
-    ]
+    assert sentences == fa.MACHINE_DIFFERENCE_SENTENCES
 
 
 def test_advice_differences_between_machines_are_said(tmp_path: Path) -> None:

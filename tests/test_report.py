@@ -565,14 +565,7 @@ def test_report_of_several_machines_finds_exactly_the_injected_differences(
     markdown = (tmp_path / "out" / "base" / "report.md").read_text(encoding="utf-8")
     section = markdown.split("## Machines\n")[1].split("\n## ")[0]
     found = [line[2:] for line in section.splitlines() if line.startswith("- ")]
-    assert found == [
-        "slow_all is 1.50\u00d7 slower than base across every channel and the raw_pipe floor "
-        "alike; relative to its own raw_pipe floor no channel differs.",
-        "On slow_queue, queue is 1.30\u00d7 slower than on base relative to each machine's own "
-        "raw_pipe floor (absolute: 1.30\u00d7 slower).",
-        "On slow_queue, every other channel is the same as on base relative to its floor.",
-        "The advice (winner or tie group per pattern and size) is the same on every machine.",
-    ]
+    assert found == fa.MACHINE_DIFFERENCE_SENTENCES
     assert "| channel | figure | base | slow_all | slow_queue |" in section
     assert "![Machines side by side" in section
     assert (tmp_path / "out" / "base" / "machines.png").is_file()
