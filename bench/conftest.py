@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 
 from ipcbench import transports
-from ipcbench.driver import placement_cpus
+from ipcbench.harness.driver import placement_cpus
+from ipcbench.measure.patterns.pingpong import PingPong
+from ipcbench.measure.verify import Verifier, new_frame, stamp
 from ipcbench.params import PLACEMENTS, Case
-from ipcbench.patterns.pingpong import PingPong
-from ipcbench.verify import Verifier, new_frame, stamp
 
 ECHO_FOREVER = 2**62  # messages the echo child expects: more than any benchmark sends
 

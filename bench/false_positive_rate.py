@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ipcbench.compare import MIN_EFFECT, compare
-from ipcbench.loader import load
-from ipcbench.results import LATENCY_COLUMNS
+from ipcbench.analysis.compare import MIN_EFFECT, compare
+from ipcbench.results.loader import load
+from ipcbench.results.store import LATENCY_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -63,9 +63,9 @@ from typing import Any
 import psutil
 
 from ipcbench import transports
+from ipcbench.harness.sweep import expand, validate
 from ipcbench.params import Case
-from ipcbench.results import PARAM_COLUMNS, read_rows
-from ipcbench.sweep import expand, validate
+from ipcbench.results.store import PARAM_COLUMNS, read_rows
 
 MARKER_ENV = "IPCBENCH_MATRIX_MARKER"
 SEM_PREFIX = "/mpfm"  # + the job's marker: its named semaphores, told apart in /dev/shm
@@ -318,7 +318,7 @@ def _check_case(
 
 def child_sweep(spec_path: str) -> int:
     """In the sweep process: run the cases (with the fault), kill from outside if asked."""
-    from ipcbench.runner import CaseOutcome, Runner
+    from ipcbench.harness.runner import CaseOutcome, Runner
 
     adopt_marker()
     spec = json.loads(Path(spec_path).read_text())
@@ -575,7 +575,7 @@ def run_resume(
 
 def _expected_keys(case: Case) -> set[tuple[str, ...]]:
     from ipcbench.cli import build_parser
-    from ipcbench.sweep import build_settings
+    from ipcbench.harness.sweep import build_settings
 
     args = build_parser().parse_args(["run", *sweep_args(case)])
     keys = ("transports", "patterns", "sizes", "producers", "consumers", "rates", "maxsize")

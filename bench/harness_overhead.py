@@ -42,9 +42,9 @@ from array import array
 from dataclasses import dataclass
 from typing import Any
 
+from ipcbench.harness.runner import Runner
+from ipcbench.harness.sweep import build_settings
 from ipcbench.params import parse_size
-from ipcbench.runner import Runner
-from ipcbench.sweep import build_settings
 
 SEQ = struct.Struct("<Q")
 TARGET_PCT = 5.0

@@ -4,7 +4,7 @@
     python bench/pyperf_suite.py --transport pipe --fast --affinity 0 -o same-cpu.json
     python -m pyperf compare_to a.json b.json
 
-The same as ``ipcbench pyperf`` (see ipcbench/commands/pyperf_cmd.py for how sessions, workers
+The same as ``ipcbench pyperf`` (see ipcbench/cli/pyperf_cmd.py for how sessions, workers
 and CPU pinning work; ``--help`` lists every option). pyperf re-runs this file in each worker
 process; the ``__main__`` guard also keeps spawned children of a case from running it.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ipcbench.commands.pyperf_cmd import run_suite
+from ipcbench.cli.pyperf_cmd import run_suite
 from ipcbench.errors import IpcbenchError
 
 

@@ -1,4 +1,5 @@
-"""Pickling cost of each payload kind (``ipcbench.verify.make_payload``), as sent on the wire.
+"""Pickling cost of each payload kind (``ipcbench.measure.verify.make_payload``),
+as sent on the wire.
 
 The message is ``(seq, payload)`` pickled with the highest protocol, like the ``pickle`` floor
 transport; ``object`` payloads are lists of small tuples of about the same pickled size as the
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ipcbench.verify import make_payload
+from ipcbench.measure.verify import make_payload
 
 SIZES = [64, 4096, 64 * 1024, 1024 * 1024]
 KINDS = ["bytes", "object"]

@@ -17,8 +17,8 @@ def run(**options: Any) -> pd.DataFrame:
     and return the rows as a pandas DataFrame. Writes the same result files as the CLI."""
     import pandas as pd
 
-    from ipcbench.runner import Runner
-    from ipcbench.sweep import build_settings
+    from ipcbench.harness.runner import Runner
+    from ipcbench.harness.sweep import build_settings
 
     result = Runner(build_settings(options)).run()
     return pd.DataFrame(result.rows)
@@ -26,6 +26,6 @@ def run(**options: Any) -> pd.DataFrame:
 
 def load(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Load result files (a CSV, a machine folder or the results root) as one DataFrame."""
-    from ipcbench.loader import load as _load
+    from ipcbench.results.loader import load as _load
 
     return _load(path)

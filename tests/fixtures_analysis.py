@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ipcbench.results import COLUMNS, SCHEMA_VERSION, ResultWriter, RunPaths
+from ipcbench.results.store import COLUMNS, SCHEMA_VERSION, ResultWriter, RunPaths
 
 # 7 repeats, +-3 % around the figure: CV ~2.2 %, median exactly the figure.
 SPREAD: tuple[float, ...] = (0.97, 0.98, 0.99, 1.0, 1.01, 1.02, 1.03)

@@ -17,8 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from ipcbench.loader import FLOAT_COLUMNS, INT_COLUMNS
-from ipcbench.results import COLUMNS, SCHEMA_VERSION, ResultWriter, RunPaths
+from ipcbench.results.loader import FLOAT_COLUMNS, INT_COLUMNS
+from ipcbench.results.store import COLUMNS, SCHEMA_VERSION, ResultWriter, RunPaths
 
 MACHINE_ID = "test-cpu-2cpu-abcdef12"
 CPU_MODEL = "Test CPU @ 3.0GHz"

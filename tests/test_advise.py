@@ -10,8 +10,9 @@ from typing import Any
 import fixtures_analysis as fa
 import pytest
 
-from ipcbench import advise, cli
-from ipcbench.commands import advise as advise_command
+from ipcbench import cli
+from ipcbench.analysis import advise
+from ipcbench.cli import advise as advise_command
 
 FAST = (10.0, 10.1, 10.2, 10.3, 10.4, 10.5, 10.6)
 MID = tuple(v * 2 for v in FAST)
@@ -341,7 +342,7 @@ def test_fan_shapes_are_rows_of_the_map() -> None:
 
 
 def machines(tmp_path: Path) -> list[tuple[str, Any]]:
-    from ipcbench import plots
+    from ipcbench.views import plots
 
     fa.write_machine(tmp_path, "base")
     fa.write_machine(tmp_path, "slow_all", factor=1.5)
@@ -370,7 +371,7 @@ def test_advice_differences_between_machines_are_said(tmp_path: Path) -> None:
     # queue 3x slower makes it lose to nobody new, but 0.4x makes it tie/beat pipe
     fa.write_machine(tmp_path, "a")
     fa.write_machine(tmp_path, "b", transport_factors={"queue": 0.4})  # queue = pipe's figures
-    from ipcbench import plots
+    from ipcbench.views import plots
 
     labelled = [(m.machine_id, m.df) for m in plots.load_machines([tmp_path])]
     lines = advise.advice_differences(labelled)
@@ -423,7 +424,7 @@ def test_make_compare_with_one_folder_says_so() -> None:
 
 
 def test_a_machine_without_pingpong_or_stream_is_left_out(tmp_path: Path) -> None:
-    from ipcbench import plots
+    from ipcbench.views import plots
 
     fa.write_machine(tmp_path, "base")
     fa.write_machine(tmp_path, "twin")

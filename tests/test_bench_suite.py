@@ -147,7 +147,7 @@ def test_pyperf_suite_bad_option_is_one_line(tmp_path: Path) -> None:
 
 
 def test_pyperf_subcommand(tmp_path: Path) -> None:
-    if "ipcbench.commands.pyperf_cmd" not in cli.COMMAND_MODULES:
+    if "ipcbench.cli.pyperf_cmd" not in cli.COMMAND_MODULES:
         pytest.skip("ipcbench pyperf is not registered in cli.COMMAND_MODULES yet")
     out = tmp_path / "cmd.json"
     done = subprocess.run(
@@ -166,7 +166,7 @@ def test_case_options_reach_the_workers() -> None:
     """pyperf builds each worker's command line; add_cmdline_args must carry our options."""
     import argparse
 
-    from ipcbench.commands.pyperf_cmd import add_cmdline_args, add_options
+    from ipcbench.cli.pyperf_cmd import add_cmdline_args, add_options
 
     parser = argparse.ArgumentParser()
     add_options(parser)

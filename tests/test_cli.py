@@ -16,7 +16,7 @@ from typing import Any
 import psutil
 import pytest
 
-from ipcbench.results import COLUMNS, read_rows
+from ipcbench.results.store import COLUMNS, read_rows
 
 
 def ipcbench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -210,7 +210,7 @@ TINY_RUN = ["-t", "memcpy", "-p", "stream", "-s", "8", "--repeats", "1", "--warm
 @pytest.fixture
 def noisy_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     """The noise check says 'busy' whatever this machine is doing."""
-    from ipcbench import metadata
+    from ipcbench.results import metadata
 
     monkeypatch.setattr(metadata, "noise_warning", lambda: NOISY)
 
@@ -235,7 +235,7 @@ def test_noisy_stand_in_does_warn(
 def _full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
     import shutil
 
-    from ipcbench import runner
+    from ipcbench.harness import runner
 
     usage = shutil.disk_usage("/")
     monkeypatch.setattr(runner.shutil, "disk_usage", lambda _: usage._replace(free=1024))
@@ -270,7 +270,7 @@ def test_resume_refusal_is_the_only_line_on_a_noisy_machine(
     assert code == 0
     csv_path = next(tmp_path.rglob("*.csv"))
     before = csv_path.read_bytes()
-    from ipcbench import metadata
+    from ipcbench.results import metadata
 
     monkeypatch.setattr(metadata, "noise_warning", lambda: NOISY)
     _full_disk(monkeypatch)
@@ -286,7 +286,8 @@ def test_resume_refusal_is_the_only_line_on_a_noisy_machine(
 SAME_SECOND_CLI = textwrap.dedent(
     """
     import sys, time
-    from ipcbench import cli, metadata
+    from ipcbench import cli
+    from ipcbench.results import metadata
     start_at = float(sys.argv.pop(1))
 
     def same_stamp(now=None):
@@ -450,7 +451,7 @@ def test_a_subcommand_that_fails_to_import_is_an_error(
 ) -> None:
     from ipcbench import cli
 
-    broken = "ipcbench.commands.no_such_module"
+    broken = "ipcbench.cli.no_such_module"
     monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, broken))
     assert cli.main(["list"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -460,7 +461,7 @@ def test_a_subcommand_that_fails_to_import_is_an_error(
 PYPERF_PARSE = textwrap.dedent(
     """
     import sys, pyperf
-    from ipcbench.commands.pyperf_cmd import add_options
+    from ipcbench.cli.pyperf_cmd import add_options
     runner = pyperf.Runner()
     add_options(runner.argparser)
     args = runner.argparser.parse_args(sys.argv[1:])
@@ -501,7 +502,7 @@ def test_a_run_stopped_before_its_first_row_leaves_no_files(
 ) -> None:
     """Ctrl-C between claiming the run's files and writing the CSV header: no empty CSV or
     lone metadata is left in results/ (report and resume would trip over them)."""
-    from ipcbench import runner
+    from ipcbench.harness import runner
 
     def interrupt() -> None:
         raise KeyboardInterrupt

@@ -12,10 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ipcbench.commands import compare as compare_cmd
-from ipcbench.commands import summarize as summarize_cmd
+from ipcbench.cli import compare as compare_cmd
+from ipcbench.cli import summarize as summarize_cmd
 from ipcbench.errors import IpcbenchError
-from ipcbench.results import ResultWriter, RunPaths
+from ipcbench.results.store import ResultWriter, RunPaths
 from tests.fixtures_analysis import case_rows, params, write_machine, write_run
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""ipcbench.compare on crafted result sets whose answers are known."""
+"""ipcbench.analysis.compare on crafted result sets whose answers are known."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ipcbench import compare as cmp
-from ipcbench import loader, stats
+from ipcbench.analysis import compare as cmp
+from ipcbench.analysis import stats
 from ipcbench.errors import IpcbenchError
+from ipcbench.results import loader
 from tests.fixtures_analysis import case_rows, default_meta, params, write_machine, write_run
 
 N_CASES = 12

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from ipcbench import cli
-from ipcbench.export import case_of, pyperf_suite
-from ipcbench.results import SCHEMA_VERSION, ResultWriter, RunPaths
+from ipcbench.analysis.export import case_of, pyperf_suite
+from ipcbench.results.store import SCHEMA_VERSION, ResultWriter, RunPaths
 
 PIPE = {"transport": "pipe", "pattern": "pingpong", "payload_bytes": 64, "start_method": "fork"}
 QUEUE = {
@@ -30,8 +30,8 @@ JITTER = (1.0, 1.01, 0.99, 1.005, 0.995)  # five repeats around the nominal time
 @pytest.fixture(autouse=True)
 def export_command(monkeypatch: Any) -> None:
     """Register the subcommand here too, whether or not cli.py lists it yet."""
-    if "ipcbench.commands.export" not in cli.COMMAND_MODULES:
-        modules = (*cli.COMMAND_MODULES, "ipcbench.commands.export")
+    if "ipcbench.cli.export" not in cli.COMMAND_MODULES:
+        modules = (*cli.COMMAND_MODULES, "ipcbench.cli.export")
         monkeypatch.setattr(cli, "COMMAND_MODULES", modules)
 
 

@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 
-from ipcbench import loader
+from ipcbench.results import loader
 from tests.fixtures_analysis import case_rows, default_meta, params, write_machine, write_run
 
 N_CASES = 12

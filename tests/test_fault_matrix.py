@@ -28,10 +28,10 @@ import pytest
 from conftest import FAST, leftover_processes
 
 from ipcbench.errors import IpcbenchError
+from ipcbench.harness.runner import CaseOutcome, Runner
+from ipcbench.harness.sweep import build_settings
 from ipcbench.params import Case
-from ipcbench.results import read_rows
-from ipcbench.runner import CaseOutcome, Runner
-from ipcbench.sweep import build_settings
+from ipcbench.results.store import read_rows
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import fault_matrix
@@ -204,8 +204,8 @@ def test_no_resource_tracker_warning_after_kills_and_hangs(tmp_path: Path) -> No
         import dataclasses, sys
         sys.path.insert(0, BENCH)
         import fault_matrix
-        from ipcbench.runner import Runner
-        from ipcbench.sweep import build_settings
+        from ipcbench.harness.runner import Runner
+        from ipcbench.harness.sweep import build_settings
         picked = {
             ("kill", "spawn"): [("queue", "stream"), ("manager_queue", "pingpong"),
                                 ("joinablequeue", "fan")],
@@ -235,8 +235,8 @@ def test_the_child_that_failed_first_is_reported_not_its_peer(tmp_path: Path) ->
     """Deterministic form of a race seen in pipe fan cases (~1 in 8 under spawn): both children
     are dead before the watcher looks; the killed one must be reported."""
     from ipcbench import transports
-    from ipcbench.patterns.base import Children
-    from ipcbench.verify import make_payload
+    from ipcbench.measure.patterns.base import Children
+    from ipcbench.measure.verify import make_payload
 
     ctx = multiprocessing.get_context("spawn")  # children hold only the ends given to them
     case = Case(transport="pipe", pattern="pingpong", payload_bytes=64, start_method="spawn")
@@ -284,7 +284,8 @@ def ipcbench(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
 NOISY_CLI = textwrap.dedent(
     """
     import sys
-    from ipcbench import cli, metadata
+    from ipcbench import cli
+    from ipcbench.results import metadata
     metadata.noise_warning = lambda: "this machine looks noisy (made so by the test)"
     sys.exit(cli.main(sys.argv[1:]))
     """
@@ -391,7 +392,7 @@ def test_disk_full_during_the_sweep_stops_with_one_line_and_keeps_finished_cases
     """ENOSPC on the third case: one line naming --resume; the CSV holds the two before it."""
     import errno
 
-    from ipcbench.results import ResultWriter
+    from ipcbench.results.store import ResultWriter
 
     real = ResultWriter.write_case
     calls = {"n": 0}
@@ -433,7 +434,8 @@ def test_memory_budget_counts_the_processes_involved() -> None:
 
 def registered_pairs() -> set[tuple[str, str]]:
     """Every transport x pattern the registries offer (nothing listed by hand)."""
-    from ipcbench import patterns, transports
+    from ipcbench import transports
+    from ipcbench.measure import patterns
 
     return {
         (cls.name, pattern)

@@ -22,9 +22,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from ipcbench import cli
-from ipcbench.results import COLUMNS, RunPaths
-from ipcbench.runner import CaseOutcome, Runner
-from ipcbench.sweep import build_settings
+from ipcbench.harness.runner import CaseOutcome, Runner
+from ipcbench.harness.sweep import build_settings
+from ipcbench.results.store import COLUMNS, RunPaths
 
 # The same examples every run (a stable suite); IPCBENCH_FUZZ=N explores N fresh ones per test.
 FRESH = int(os.environ.get("IPCBENCH_FUZZ", "0"))
@@ -73,7 +73,8 @@ def assert_clean_outcome(code: int | str, err: str) -> None:
 @pytest.fixture
 def stubbed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     """No sweep, figure or report is produced; the working folder is a scratch one."""
-    from ipcbench import metadata, plots, report
+    from ipcbench.results import metadata
+    from ipcbench.views import plots, report
 
     monkeypatch.setattr(Runner, "run", _refuse_work)
     monkeypatch.setattr(plots, "render", _refuse_work)

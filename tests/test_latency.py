@@ -1,4 +1,5 @@
-"""ipcbench.latency: per-repeat columns, and the rule that leaves unsupported percentiles empty."""
+"""ipcbench.measure.latency: per-repeat columns, and the rule that leaves unsupported
+percentiles empty."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ipcbench import latency, stats
-from ipcbench.results import ResultWriter, RunPaths, read_rows
+from ipcbench.analysis import stats
+from ipcbench.measure import latency
+from ipcbench.results.store import ResultWriter, RunPaths, read_rows
 from tests.fixtures_analysis import case_rows, params
 
 
@@ -53,7 +55,7 @@ def test_csv_writer_writes_an_empty_cell(tmp_path: Path) -> None:
 
 def test_run_summary_survives_an_empty_p99() -> None:
     # rate repeats with too few samples for a p99 carry None there: the saturation line says so
-    from ipcbench.summary import format_saturation, saturation_points
+    from ipcbench.analysis.summary import format_saturation, saturation_points
 
     rows = [
         {

@@ -1,4 +1,4 @@
-"""ipcbench.loader: real files written by ResultWriter, and every kind of bad input."""
+"""ipcbench.results.loader: real files written by ResultWriter, and every kind of bad input."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ipcbench import loader
 from ipcbench.errors import IpcbenchError
-from ipcbench.results import COLUMNS, SCHEMA_VERSION, RunPaths
+from ipcbench.results import loader
+from ipcbench.results.store import COLUMNS, SCHEMA_VERSION, RunPaths
 from tests.fixtures_analysis import (
     case_rows,
     default_meta,
@@ -234,7 +234,7 @@ def test_typed_params_restores_integers() -> None:
 def test_empty_percentile_cells_load_as_missing(tmp_path: Path) -> None:
     # latency.latency_columns leaves a percentile None when too few samples support it; the
     # writer writes an empty cell and the loader reads it as NaN, the other columns intact
-    from ipcbench.latency import latency_columns
+    from ipcbench.measure.latency import latency_columns
 
     rows = case_rows(params(), 20.0, spread=(1.0, 1.0))
     for row in rows:

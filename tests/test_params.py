@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from ipcbench.errors import IpcbenchError
+from ipcbench.harness.sweep import build_settings, expand
 from ipcbench.params import human_size, parse_size
-from ipcbench.sweep import build_settings, expand
 
 
 @pytest.mark.parametrize(

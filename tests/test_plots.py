@@ -1,6 +1,6 @@
 """Figure functions: axes, scales, one line/bar group per transport, notes for missing data.
 
-Checks matplotlib artists (gids set by ipcbench.plots), never pixels. No real processes.
+Checks matplotlib artists (gids set by ipcbench.views.plots), never pixels. No real processes.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from ipcbench import plots
-from ipcbench.compare import compare
+from ipcbench.analysis.compare import compare
+from ipcbench.views import plots
 
 SIZES = (64, 4096, 1048576)
 MESSAGE = ("pipe", "queue", "simplequeue", "memcpy", "pickle", "raw_pipe", "raw_socketpair")
@@ -457,7 +457,7 @@ def test_not_applicable_parameters_match_any_choice() -> None:
 
 
 def test_decision_map_has_a_cell_per_shape_and_size(df: pd.DataFrame) -> None:
-    from ipcbench import advise
+    from ipcbench.analysis import advise
 
     fig = drawn(plots.figure_decision_map(df))
     assert plots.skip_reason(fig) is None

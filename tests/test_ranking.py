@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fixtures_analysis as fa
 
-from ipcbench import ranking
+from ipcbench.analysis import ranking
 
 FAST = (10.0, 10.1, 10.2, 10.3, 10.4)
 SLOW = (20.0, 20.1, 20.2, 20.3, 20.4)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from ipcbench import transports
-from ipcbench.latency import PERCENTILES
+from ipcbench.measure.latency import PERCENTILES
 
 CORE = ("pingpong", "stream", "proxy_ops")
 

@@ -14,9 +14,11 @@ import fixtures_plots as fx
 import pandas as pd
 import pytest
 
-from ipcbench import cli, plots, report, summary
-from ipcbench.commands import plot as plot_command
+from ipcbench import cli
+from ipcbench.analysis import summary
+from ipcbench.cli import plot as plot_command
 from ipcbench.errors import IpcbenchError
+from ipcbench.views import plots, report
 
 SECTIONS = (
     "Decision map",
@@ -268,7 +270,7 @@ def test_unknown_figure_and_out_file_are_user_errors(results_dir: Path, tmp_path
 
 def test_commands_import_no_pandas_or_matplotlib() -> None:
     code = (
-        "import sys, ipcbench.commands.plot, ipcbench.commands.report; "
+        "import sys, ipcbench.cli.plot, ipcbench.cli.report; "
         "print(sorted(m for m in ('pandas', 'matplotlib') if m in sys.modules))"
     )
     out = subprocess.run(

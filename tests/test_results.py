@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from ipcbench.errors import IpcbenchError
-from ipcbench.results import COLUMNS, ResultWriter, RunPaths, read_rows, read_samples
+from ipcbench.results.store import COLUMNS, ResultWriter, RunPaths, read_rows, read_samples
 
 
 def _row(i: int) -> dict:

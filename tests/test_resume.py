@@ -21,10 +21,10 @@ from conftest import FAST
 
 from ipcbench import cli
 from ipcbench.errors import IpcbenchError
-from ipcbench.results import PARAM_COLUMNS, RunPaths, read_rows, read_samples
-from ipcbench.resume import load_resume
-from ipcbench.runner import Runner
-from ipcbench.sweep import build_settings
+from ipcbench.harness.resume import load_resume
+from ipcbench.harness.runner import Runner
+from ipcbench.harness.sweep import build_settings
+from ipcbench.results.store import PARAM_COLUMNS, RunPaths, read_rows, read_samples
 
 SWEEP = {**FAST, "transports": "memcpy,pickle", "sizes": "8,64", "seed": 7}
 N_CASES = 8  # 2 transports x 2 patterns x 2 sizes
@@ -260,7 +260,7 @@ def test_another_machine_is_refused(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from ipcbench import metadata
+    from ipcbench.results import metadata
 
     run = interrupted(finished_run, tmp_path / "run", keep_cases=2)
     monkeypatch.setattr(metadata, "machine_id", lambda: "other-cpu-2cpu-00000000")

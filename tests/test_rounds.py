@@ -8,11 +8,11 @@ from typing import Any
 
 from conftest import FAST, run_with_fault
 
+from ipcbench.harness.resume import load_resume
+from ipcbench.harness.runner import Runner, schedule
+from ipcbench.harness.sweep import build_settings
 from ipcbench.params import Case
-from ipcbench.results import read_rows
-from ipcbench.resume import load_resume
-from ipcbench.runner import Runner, schedule
-from ipcbench.sweep import build_settings
+from ipcbench.results.store import read_rows
 
 CASES = [Case(transport=t, pattern="stream", payload_bytes=64) for t in ("a", "b", "c", "d")]
 
@@ -95,7 +95,7 @@ def test_resume_runs_only_the_missing_repeats(tmp_path: Path) -> None:
 
 
 def test_noise_reasons() -> None:
-    from ipcbench.metadata import noise_reasons
+    from ipcbench.results.metadata import noise_reasons
 
     assert noise_reasons(3.0, [0.1, 0.1, 0.1], 2, None) == []
     assert noise_reasons(5.0, [1.9, 1.0, 0.5], 2, "performance") == []  # our own past load
@@ -108,7 +108,7 @@ def test_noise_reasons() -> None:
 def test_a_busy_machine_gets_one_warning_line_at_the_start(
     tmp_path: Path, capsys: Any, monkeypatch: Any
 ) -> None:
-    from ipcbench import metadata
+    from ipcbench.results import metadata
 
     monkeypatch.setattr(metadata, "busy_percent", lambda sample_s=0.0: 90.0)
     settings = build_settings(
@@ -139,7 +139,7 @@ def test_driver_unlinks_its_semaphores_before_closing_the_session() -> None:
     import multiprocessing
     import os
 
-    from ipcbench.driver import unlink_semaphores
+    from ipcbench.harness.driver import unlink_semaphores
 
     ctx = multiprocessing.get_context("spawn")
     q = ctx.Queue()

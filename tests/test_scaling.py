@@ -16,14 +16,14 @@ from conftest import leftover_processes, run_with_fault
 
 from ipcbench import transports
 from ipcbench.errors import DeliveryError
+from ipcbench.harness.sweep import build_settings, expand
+from ipcbench.measure.patterns.base import Placement
+from ipcbench.measure.patterns.fan import STALL_S, Fan, TaskQueue
+from ipcbench.measure.patterns.lifecycle import CLOSE_JOIN_UNBOUNDED_ONLY, Lifecycle
+from ipcbench.measure.patterns.pingpong import PingPong
+from ipcbench.measure.patterns.shared_state import SharedState
+from ipcbench.measure.verify import fan_seq
 from ipcbench.params import Case
-from ipcbench.patterns.base import Placement
-from ipcbench.patterns.fan import STALL_S, Fan, TaskQueue
-from ipcbench.patterns.lifecycle import CLOSE_JOIN_UNBOUNDED_ONLY, Lifecycle
-from ipcbench.patterns.pingpong import PingPong
-from ipcbench.patterns.shared_state import SharedState
-from ipcbench.sweep import build_settings, expand
-from ipcbench.verify import fan_seq
 
 SCALING = "fan,taskqueue,shared_state,backpressure,nowait,lifecycle,rate"
 
@@ -336,8 +336,8 @@ def test_close_join_interrupted_kills_its_flushing_child_at_once(
     """A batch cut short (the watchdog's SIGTERM raises mid-drain) leaves the child blocked
     flushing into a queue nobody reads: waiting JOIN_TIMEOUT_S for it to stop let the runner
     SIGKILL the driver before it unlinked its semaphores (spawn/forkserver leaked them)."""
-    import ipcbench.patterns.lifecycle as lifecycle
-    from ipcbench.patterns.base import JOIN_TIMEOUT_S
+    import ipcbench.measure.patterns.lifecycle as lifecycle
+    from ipcbench.measure.patterns.base import JOIN_TIMEOUT_S
 
     class Interrupted(Exception):
         pass

@@ -1,4 +1,4 @@
-"""ipcbench.stats against numbers worked out by hand (see the comments for the working)."""
+"""ipcbench.analysis.stats against numbers worked out by hand (see the comments for the working)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ipcbench import stats
+from ipcbench.analysis import stats
 from tests.fixtures_analysis import case_rows, params
 
 # --- descriptive -------------------------------------------------------------------------------

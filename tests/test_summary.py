@@ -6,7 +6,7 @@ from typing import Any
 
 import fixtures_analysis as fa
 
-from ipcbench.summary import format_summary, saturation_points
+from ipcbench.analysis.summary import format_summary, saturation_points
 
 # offered msgs/s -> (delivered msgs/s, p50 µs, p99 µs), hand-made around a knee at 100k
 PIPE = {

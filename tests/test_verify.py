@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from ipcbench.errors import DeliveryError
-from ipcbench.verify import (
+from ipcbench.measure.verify import (
     MIN_SAMPLE_PERIOD,
     SAMPLE_BUDGET_BYTES,
     BatchCheck,
@@ -21,7 +21,7 @@ from ipcbench.verify import (
     receive,
     stamp,
 )
-from ipcbench.workers import _damage
+from ipcbench.measure.workers import _damage
 
 
 @pytest.mark.parametrize("size", [8, 100, 192, 193, 4096, 1 << 20])

@@ -34,9 +34,9 @@ import struct
 import sys
 from typing import Any
 
+from ipcbench.measure.verify import make_payload
 from ipcbench.params import Case
 from ipcbench.transports.base import Channel, Endpoint, Transport
-from ipcbench.verify import make_payload
 
 WAIT_SLICE_S = 0.5  # longest wait inside one put/get call before Python code runs again
 MESSAGE_SLACK_BYTES = 4096  # faster-fifo's per-message header, pickle protocol differences

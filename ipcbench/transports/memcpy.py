@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ipcbench.measure.verify import SEQ_BYTES
 from ipcbench.params import Case
 from ipcbench.transports.base import Channel, Transport
 from ipcbench.transports.inprocess import CopyEnd, crosswise
-from ipcbench.verify import SEQ_BYTES
 
 
 class MemcpyTransport(Transport):

@@ -6,10 +6,10 @@ import os
 from multiprocessing.connection import Connection
 from typing import Any
 
+from ipcbench.measure.verify import SEQ_BYTES
 from ipcbench.params import Case
 from ipcbench.transports.base import Channel, Transport
 from ipcbench.transports.rawfd import RawFdEnd
-from ipcbench.verify import SEQ_BYTES
 
 
 def _pipe() -> tuple[Connection, Connection]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+from ipcbench.measure.verify import SEQ_BYTES
 from ipcbench.params import Case
 from ipcbench.transports.base import Channel, Transport
 from ipcbench.transports.rawfd import SocketEnd
-from ipcbench.verify import SEQ_BYTES
 
 
 class RawSocketpairTransport(Transport):

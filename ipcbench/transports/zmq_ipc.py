@@ -20,9 +20,9 @@ import shutil
 import tempfile
 from typing import Any
 
+from ipcbench.measure.verify import SEQ_BYTES
 from ipcbench.params import Case
 from ipcbench.transports.base import Channel, Endpoint, Transport
-from ipcbench.verify import SEQ_BYTES
 
 INSTALL_HINT = "pip install 'ipcbench[peers]'"
 HWM_BUDGET_BYTES = 32 * 1024**2  # bound on frames queued per socket (ZeroMQ counts messages)

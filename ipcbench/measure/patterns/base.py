@@ -1,0 +1,285 @@
+"""What every pattern shares: the Measurement it returns and the worker processes it starts.
+
+A pattern session is used by the driver in three steps, and only ``run`` is timed:
+``start()`` (open the channel, start and pin children, wait until they are ready),
+``run(n)`` any number of times, ``close()`` (stop, join, release, shut the Manager down).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ipcbench.measure.verify import (
+    IN_PROCESS_SAMPLE_PERIOD,
+    MIN_SAMPLE_PERIOD,
+    BatchCheck,
+    ContentSample,
+    PayloadCheck,
+    make_payload,
+    wire_bytes,
+)
+from ipcbench.measure.workers import child_main
+from ipcbench.params import Case
+from ipcbench.transports.base import Channel, Transport
+
+Clock = Callable[[], int]
+READY_TIMEOUT_S = 60.0
+JOIN_TIMEOUT_S = 2.0
+
+
+class ChildFailed(Exception):
+    """A worker process died or raised while the case was running."""
+
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status  # "crash" or "error"
+
+
+@dataclass
+class Measurement:
+    n_messages: int
+    elapsed_ns: int
+    producer_elapsed_ns: int | None = None
+    samples_ns: array | None = None  # per-message latency, when the pattern has one
+    extra: dict[str, Any] = field(default_factory=dict)  # pattern-specific result columns
+
+
+@dataclass(frozen=True)
+class Placement:
+    """CPUs for the driver, its children and helper processes (None = leave unpinned)."""
+
+    parent: list[int] | None
+    children: list[int] | None
+
+
+# Raised by a child because a peer (or the Manager server) went away: an effect, not a cause.
+PEER_GONE_ERRORS = (
+    "EOFError",
+    "BrokenPipeError",
+    "ConnectionResetError",
+    "ConnectionRefusedError",
+    "ConnectionAbortedError",
+)
+
+
+def _blame_rank(failure: ChildFailed) -> int:
+    """How likely a child's death caused the others' (lower = likelier): killed by a signal,
+    then exited without a word, then raised, then raised because a peer was gone."""
+    reason = str(failure)
+    if failure.status == "crash":
+        return 0 if "killed by signal" in reason else 1
+    return 3 if any(f": {name}:" in reason for name in PEER_GONE_ERRORS) else 2
+
+
+class Children:
+    """Worker processes of one case, watched by a thread that reports an unexpected death.
+
+    The watcher waits on the children's sentinels (no CPU while the case runs). When one dies
+    before ``stop``, it records why and interrupts the driver's main thread with SIGUSR1, whose
+    handler raises ChildFailed -- so a driver blocked in ``Queue.get`` does not hang.
+    """
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+        self.procs: list[Any] = []
+        self.controls: list[Any] = []
+        self.errors: list[Any] = []
+        self.affinities: dict[int, list[int]] = {}
+        self.failure: ChildFailed | None = None
+        self._stopping = False
+        self._wake_r, self._wake_w = os.pipe()
+        self._watcher: threading.Thread | None = None
+
+    def start(
+        self,
+        role: str,
+        endpoint: Any,
+        check: PayloadCheck,
+        wire: str,
+        cpus: list[int] | None,
+        fault: str,
+        index: int = 0,
+    ) -> Any:
+        """Start one worker and return its control Connection once it is ready."""
+        control, child_control = self.ctx.Pipe(duplex=True)
+        err_r, err_w = self.ctx.Pipe(duplex=False)
+        proc = self.ctx.Process(
+            target=child_main,
+            args=(role, endpoint, child_control, err_w, check, wire, cpus, fault, index),
+            daemon=True,
+            name=f"ipcbench-{role}-{index}",
+        )
+        proc.start()
+        child_control.close()
+        err_w.close()
+        self.procs.append(proc)
+        self.controls.append(control)
+        self.errors.append(err_r)
+        self._await_ready(proc, control, err_r)
+        return control
+
+    def _await_ready(self, proc: Any, control: Any, err_r: Any) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not control.poll(0.05):
+            if not proc.is_alive() or time.monotonic() > deadline:
+                raise self._failure_of(proc, err_r, "while starting")
+        try:
+            _, pid, cpus = control.recv()
+        except (EOFError, OSError):
+            raise self._failure_of(proc, err_r, "while starting") from None
+        self.affinities[pid] = cpus
+
+    def watch(self) -> None:
+        """Start the watcher thread (call after every child is started and ready)."""
+        self._watcher = threading.Thread(target=self._watch, name="ipcbench-watch", daemon=True)
+        self._watcher.start()
+
+    def _watch(self) -> None:
+        from multiprocessing.connection import wait
+
+        sentinels = {p.sentinel: (p, e) for p, e in zip(self.procs, self.errors, strict=True)}
+        ready = wait([*sentinels, self._wake_r])
+        if self._stopping or self._wake_r in ready:
+            return
+        # Peers of a dead child may have died of it by now (EOF, broken pipe): look at every
+        # dead child, not only the first one seen, and report the likeliest cause.
+        dead = [sentinels[s] for s in wait(list(sentinels), timeout=0)]
+        failures = [self._failure_of(proc, err_r, "during the case") for proc, err_r in dead]
+        self.failure = min(failures, key=_blame_rank)
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR1)
+
+    def wait_failure(self, timeout_s: float) -> ChildFailed | None:
+        """The watcher's verdict on a child death, waiting up to ``timeout_s`` for it."""
+        if self._watcher is not None:
+            self._watcher.join(timeout_s)
+        return self.failure
+
+    @staticmethod
+    def _failure_of(proc: Any, err_r: Any, when: str) -> ChildFailed:
+        proc.join(0.5)
+        try:
+            text = str(err_r.recv()).strip() if err_r.poll(0.2) else ""
+        except (EOFError, OSError):
+            text = ""  # died without a word: killed
+        if text:
+            return ChildFailed("error", f"{proc.name} (pid {proc.pid}) raised {when}: {text}")
+        code = proc.exitcode
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        return ChildFailed("crash", f"{proc.name} (pid {proc.pid}) died {when} ({how})")
+
+    def stop(self, graceful: bool) -> None:
+        """Stop the watcher, ask children to exit, then kill (by pid) any still running."""
+        if self._stopping:
+            return
+        self._stopping = True
+        os.write(self._wake_w, b"x")
+        if self._watcher is not None:
+            self._watcher.join(1.0)
+        if graceful:
+            for control in self.controls:
+                with contextlib.suppress(OSError):
+                    control.send(("stop",))
+        for proc in self.procs:
+            proc.join(JOIN_TIMEOUT_S if graceful else 0.05)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(JOIN_TIMEOUT_S)
+        for conn in (*self.controls, *self.errors):
+            conn.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+
+class Session:
+    """Base of pattern sessions: payload, channel, children and their cleanup."""
+
+    duplex: ClassVar[bool] = True
+    role: ClassVar[str] = "echo"
+    keeps_sample: ClassVar[bool] = True  # the driver receives timed messages itself
+
+    def __init__(
+        self,
+        case: Case,
+        transport: Transport,
+        ctx: Any,
+        placement: Placement,
+        clock: Clock = time.perf_counter_ns,
+    ) -> None:
+        self.case = case
+        self.transport = transport
+        self.ctx = ctx
+        self.placement = placement
+        self.clock = clock
+        self.payload, self.check = make_payload(case.payload_kind, case.payload_bytes)
+        self.wire_bytes = wire_bytes(case.payload_kind, self.payload, transport.wire)
+        self.children = Children(ctx)
+        self.channel: Channel | None = None
+        self.controls: list[Any] = []
+        self.next_seq = 0
+        # whole messages kept in timed batches: slots allocated now, untimed (fan: children)
+        wire = transport.wire if self.keeps_sample else "object"
+        period = IN_PROCESS_SAMPLE_PERIOD if transport.in_process else MIN_SAMPLE_PERIOD
+        self.sample = ContentSample(self.check, wire, period)
+
+    def batch_check(self, first: int, n: int, wire: str | None = None) -> BatchCheck:
+        """The checks of a timed batch (sequence and length in the loop, content after)."""
+        return BatchCheck(self.check, wire or self.transport.wire, first, n, self.sample)
+
+    def start(self) -> None:
+        self.channel = self.transport.open(self.ctx, self.case, duplex=self.duplex)
+        self.pin_helpers(self.channel.helper_pids)
+        if self.transport.in_process:
+            return
+        self.start_child(self.role, self.channel.child)
+        self.channel.child.close()  # the child has its copy; EOF now reaches us if it dies
+        self.children.watch()
+
+    def pin_helpers(self, pids: list[int]) -> None:
+        """Helper processes (a Manager server) go where the children go."""
+        if self.placement.children:
+            for pid in pids:
+                os.sched_setaffinity(pid, self.placement.children)
+
+    def start_child(self, role: str, endpoint: Any, index: int = 0) -> Any:
+        control = self.children.start(
+            role,
+            endpoint,
+            self.check,
+            self.transport.wire,
+            self.placement.children,
+            self.case.fault,
+            index,
+        )
+        self.controls.append(control)
+        return control
+
+    def gather(self, controls: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """One reply from each child (in order)."""
+        return [c.recv() for c in (controls if controls is not None else self.controls)]
+
+    def take_seqs(self, n: int) -> int:
+        """Reserve ``n`` sequence numbers; returns the first."""
+        first = self.next_seq
+        self.next_seq += n
+        return first
+
+    def run(self, n: int) -> Measurement:
+        raise NotImplementedError
+
+    def close(self, graceful: bool = True) -> None:
+        self.children.stop(graceful)
+        if self.channel is not None:
+            if not graceful:
+                self.channel.parent.abandon()
+            self.channel.close()
+
+    def affinities(self) -> dict[int, list[int]]:
+        return dict(self.children.affinities)

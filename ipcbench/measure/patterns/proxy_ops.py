@@ -1,0 +1,61 @@
+"""proxy_ops: Manager dict/list proxies in the seed's shape -- a child writes, the parent reads.
+
+* op ``set`` (dict) / ``append`` (list): the child writes n messages, timing each call; the
+  parent then reads the whole content back (untimed) and verifies count, order and checksums.
+* op ``get``: the child writes n messages (untimed); the parent reads each back by key/index,
+  timing each call and verifying it in full between two calls.
+
+Throughput (``elapsed_ns``) is the sum of the per-call samples: the proxy calls themselves,
+not the loop, the sample storage or the verification around them.
+
+The proxy is cleared between batches (untimed), so the Manager's memory stays bounded.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+from ipcbench.errors import DeliveryError
+from ipcbench.measure.patterns.base import Measurement, Session
+from ipcbench.measure.verify import Verifier
+
+
+class ProxyOps(Session):
+    duplex = False
+    role = "write"
+
+    def run(self, n: int) -> Measurement:
+        first = self.take_seqs(n)
+        verifier = Verifier(self.check, first)
+        timed_in_child = self.case.op != "get"
+        self.controls[0].send(("run", n, first, timed_in_child))
+        raw = self.controls[0].recv()[3]
+        if timed_in_child:
+            samples = array("q")
+            samples.frombytes(raw)
+            self._verify_content(n, verifier)
+            measurement = Measurement(n, sum(samples), samples_ns=samples)
+        else:
+            measurement = self._read_back(n, first, verifier)
+        self.channel.parent.clear()  # type: ignore[union-attr]
+        return measurement
+
+    def _verify_content(self, n: int, verifier: Verifier) -> None:
+        content = self.channel.parent.snapshot()  # type: ignore[union-attr]
+        for msg in content:
+            verifier.message(msg)
+        if len(content) != n:
+            raise DeliveryError(f"expected {n} entries in the proxy, found {len(content)}")
+
+    def _read_back(self, n: int, first: int, verifier: Verifier) -> Measurement:
+        read, clock = self.channel.parent.read, self.clock  # type: ignore[union-attr]
+        samples = array("q", bytes(8 * n))
+        for i in range(n):
+            t0 = clock()
+            try:
+                msg = read(first + i, i)
+            except (KeyError, IndexError):
+                raise DeliveryError(f"message {first + i}: lost (not in the proxy)") from None
+            samples[i] = clock() - t0
+            verifier.message(msg)  # in full, between two samples
+        return Measurement(n, sum(samples), samples_ns=samples)

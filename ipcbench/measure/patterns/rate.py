@@ -1,0 +1,82 @@
+"""rate: latency under load, open loop (no coordinated omission).
+
+The producer sends at a fixed offered rate: message i is due at ``t0 + i / rate`` and carries
+that intended time (``perf_counter_ns``, CLOCK_MONOTONIC, system-wide on Linux). The driver
+records one-way latency from the intended time to arrival, so a stalled channel shows as the
+latency of every message that should have been sent meanwhile, not as one slow message.
+
+The offered load is absolute (``20000`` = 20 000 msgs/s) or relative (``50%`` of this
+channel's maximum, measured untimed at the start of the case with a burst of messages).
+Beyond saturation the consumer falls behind and latency grows with the batch length: that
+knee is the saturation point.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+from ipcbench.errors import IpcbenchError
+from ipcbench.measure.patterns.base import Measurement
+from ipcbench.measure.patterns.stream import Stream
+
+BURST_MIN_NS = 50_000_000  # the untimed burst that measures maximum throughput
+
+
+def parse_load(text: str) -> tuple[float, bool]:
+    """'50%' -> (0.5, True); '20000' -> (20000.0, False). Raises IpcbenchError."""
+    relative = text.endswith("%")
+    try:
+        value = float(text[:-1] if relative else text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise IpcbenchError(
+            f"cannot parse rate {text!r}; use messages per second (20000) or a share of the "
+            "measured maximum (50%)"
+        )
+    return (value / 100.0, True) if relative else (value, False)
+
+
+class Rate(Stream):
+    def start(self) -> None:
+        super().start()
+        value, relative = parse_load(self.case.offered_load)
+        self.offered_per_s = value * self.max_rate() if relative else value
+
+    def max_rate(self) -> float:
+        """Messages per second of an untimed burst (grown until it lasts ≥ 50 ms)."""
+        n = 64
+        while True:
+            m = self._batch(n, rate_per_s=0.0)
+            if m.elapsed_ns >= BURST_MIN_NS or n >= 1 << 22:
+                return m.n_messages / (m.elapsed_ns / 1e9)
+            n *= 4
+
+    def run(self, n: int) -> Measurement:
+        return self._batch(n, self.offered_per_s)
+
+    def _batch(self, n: int, rate_per_s: float) -> Measurement:
+        first = self.take_seqs(n)
+        batch = self.batch_check(first, n)
+        recv, clock = self.channel.parent.recv, self.clock  # type: ignore[union-attr]
+        length, keep, period = batch.size, batch.keep, batch.period
+        samples = array("q", bytes(8 * n))
+        self.controls[0].send(("run", n, first, {"rate_per_s": rate_per_s or 1e12}))
+        msg = None
+        for i, seq in enumerate(range(first, first + n)):
+            msg = recv()
+            samples[i] = clock() - msg[2]
+            if msg[0] != seq or len(msg[1]) != length:
+                batch.fail(seq, msg[:2])
+            if i % period == 0:
+                keep(msg[:2])
+        end_ns = clock()
+        _, start_ns, producer_end_ns, _ = self.controls[0].recv()
+        batch.finish(msg[:2] if msg is not None else None)
+        return Measurement(
+            n_messages=n,
+            elapsed_ns=end_ns - start_ns,
+            producer_elapsed_ns=producer_end_ns - start_ns,
+            samples_ns=samples,
+            extra={"offered_per_s": rate_per_s or None},
+        )

@@ -1,0 +1,1 @@
+"""Views of result files: figures and the HTML report."""
