@@ -63,7 +63,8 @@ from typing import Any
 import psutil
 
 from ipcbench import transports
-from ipcbench.harness.sweep import expand, validate
+from ipcbench.harness.settings import validate
+from ipcbench.harness.sweep import expand
 from ipcbench.params import Case
 from ipcbench.results.store import PARAM_COLUMNS, read_rows
 
@@ -575,7 +576,7 @@ def run_resume(
 
 def _expected_keys(case: Case) -> set[tuple[str, ...]]:
     from ipcbench.cli import build_parser
-    from ipcbench.harness.sweep import build_settings
+    from ipcbench.harness.settings import build_settings
 
     args = build_parser().parse_args(["run", *sweep_args(case)])
     keys = ("transports", "patterns", "sizes", "producers", "consumers", "rates", "maxsize")

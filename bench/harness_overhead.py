@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ipcbench.harness.runner import Runner
-from ipcbench.harness.sweep import build_settings
+from ipcbench.harness.settings import build_settings
 from ipcbench.params import parse_size
 
 SEQ = struct.Struct("<Q")

@@ -18,7 +18,7 @@ def run(**options: Any) -> pd.DataFrame:
     import pandas as pd
 
     from ipcbench.harness.runner import Runner
-    from ipcbench.harness.sweep import build_settings
+    from ipcbench.harness.settings import build_settings
 
     result = Runner(build_settings(options)).run()
     return pd.DataFrame(result.rows)

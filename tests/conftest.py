@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from ipcbench.harness.runner import Runner
-from ipcbench.harness.sweep import build_settings
+from ipcbench.harness.settings import build_settings
 
 FAST = {"repeats": 2, "warmups": 0, "target_time": 0.005, "quiet": True, "timeout": 30}
 
@@ -67,7 +67,7 @@ def run_sweep(tmp_path: Path, own_semaphores: str) -> Iterator[Any]:
 
 
 def run_with_fault(tmp_path: Path, fault: str, **options: Any) -> list[dict[str, Any]]:
-    from ipcbench.harness.sweep import validate
+    from ipcbench.harness.settings import validate
 
     base = build_settings({**FAST, "out": str(tmp_path / "results"), **options})
     settings = validate({**base.__dict__, "faults": (fault,), "sizes": base.sizes})

@@ -29,7 +29,7 @@ from conftest import FAST, leftover_processes
 
 from ipcbench.errors import IpcbenchError
 from ipcbench.harness.runner import CaseOutcome, Runner
-from ipcbench.harness.sweep import build_settings
+from ipcbench.harness.settings import build_settings
 from ipcbench.params import Case
 from ipcbench.results.store import read_rows
 
@@ -205,7 +205,7 @@ def test_no_resource_tracker_warning_after_kills_and_hangs(tmp_path: Path) -> No
         sys.path.insert(0, BENCH)
         import fault_matrix
         from ipcbench.harness.runner import Runner
-        from ipcbench.harness.sweep import build_settings
+        from ipcbench.harness.settings import build_settings
         picked = {
             ("kill", "spawn"): [("queue", "stream"), ("manager_queue", "pingpong"),
                                 ("joinablequeue", "fan")],

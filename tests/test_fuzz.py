@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from ipcbench import cli
 from ipcbench.harness.runner import CaseOutcome, Runner
-from ipcbench.harness.sweep import build_settings
+from ipcbench.harness.settings import build_settings
 from ipcbench.results.store import COLUMNS, RunPaths
 
 # The same examples every run (a stable suite); IPCBENCH_FUZZ=N explores N fresh ones per test.

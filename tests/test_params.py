@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from ipcbench.errors import IpcbenchError
-from ipcbench.harness.sweep import build_settings, expand
+from ipcbench.harness.settings import build_settings
+from ipcbench.harness.sweep import expand
 from ipcbench.params import human_size, parse_size
 
 

@@ -20,7 +20,7 @@ from conftest import FAST, leftover_processes, run_with_fault
 
 from ipcbench import cli, transports
 from ipcbench.harness.runner import Runner
-from ipcbench.harness.sweep import build_settings
+from ipcbench.harness.settings import build_settings
 from ipcbench.params import Case
 from ipcbench.transports import faster_fifo as ff
 from ipcbench.transports.faster_fifo import buffer_bytes, message_bytes

@@ -23,7 +23,7 @@ from ipcbench import cli
 from ipcbench.errors import IpcbenchError
 from ipcbench.harness.resume import load_resume
 from ipcbench.harness.runner import Runner
-from ipcbench.harness.sweep import build_settings
+from ipcbench.harness.settings import build_settings
 from ipcbench.results.store import PARAM_COLUMNS, RunPaths, read_rows, read_samples
 
 SWEEP = {**FAST, "transports": "memcpy,pickle", "sizes": "8,64", "seed": 7}

@@ -10,7 +10,7 @@ from conftest import FAST, run_with_fault
 
 from ipcbench.harness.resume import load_resume
 from ipcbench.harness.runner import Runner, schedule
-from ipcbench.harness.sweep import build_settings
+from ipcbench.harness.settings import build_settings
 from ipcbench.params import Case
 from ipcbench.results.store import read_rows
 

@@ -16,7 +16,8 @@ from conftest import leftover_processes, run_with_fault
 
 from ipcbench import transports
 from ipcbench.errors import DeliveryError
-from ipcbench.harness.sweep import build_settings, expand
+from ipcbench.harness.settings import build_settings
+from ipcbench.harness.sweep import expand
 from ipcbench.measure.patterns.base import Placement
 from ipcbench.measure.patterns.fan import STALL_S, Fan, TaskQueue
 from ipcbench.measure.patterns.lifecycle import CLOSE_JOIN_UNBOUNDED_ONLY, Lifecycle

@@ -89,7 +89,7 @@ def test_a_pickle_in_a_results_file_is_just_text(tmp_path: Path) -> None:
     from conftest import FAST
 
     from ipcbench.harness.runner import Runner
-    from ipcbench.harness.sweep import build_settings
+    from ipcbench.harness.settings import build_settings
 
     marker = tmp_path / "UNPICKLED"
     payload = pickle.dumps(_Trap(str(marker)), protocol=0).decode("latin-1")

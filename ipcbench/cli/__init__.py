@@ -150,7 +150,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from ipcbench.analysis.summary import format_summary, grouped_warnings
     from ipcbench.harness.runner import Runner
-    from ipcbench.harness.sweep import build_settings, load_config
+    from ipcbench.harness.settings import build_settings, load_config
 
     options = load_config(args.config) if args.config else {}
     for key in (

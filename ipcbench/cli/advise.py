@@ -215,7 +215,7 @@ def measure(
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Run the focused sweep (saved like any run) and return its rows, read back from disk."""
     from ipcbench.harness.runner import Runner
-    from ipcbench.harness.sweep import build_settings
+    from ipcbench.harness.settings import build_settings
     from ipcbench.results.loader import load
 
     options = measure_options(question, out)

@@ -73,7 +73,8 @@ def suite_cases(args: argparse.Namespace) -> tuple[list[Case], list[str]]:
     """The cases chosen by the options (validated like ``ipcbench run``), and why any
     transport was left out (not installed here)."""
     from ipcbench import transports
-    from ipcbench.harness.sweep import build_settings, expand
+    from ipcbench.harness.settings import build_settings
+    from ipcbench.harness.sweep import expand
 
     settings = build_settings(
         {

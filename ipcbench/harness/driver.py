@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 from ipcbench import transports
 from ipcbench.errors import DeliveryError
-from ipcbench.harness.sweep import Settings
+from ipcbench.harness.settings import Settings
 from ipcbench.measure import patterns
 from ipcbench.measure.latency import latency_columns
 from ipcbench.measure.patterns.base import ChildFailed, Measurement, Placement, Session

@@ -333,7 +333,7 @@ def _show(value: Any) -> str:
 
 def flag_of(field_name: str) -> str:
     """The command-line flag of a Settings field (target_time_s -> --target-time)."""
-    from ipcbench.harness.sweep import _LIST_KEYS, _SCALAR_KEYS
+    from ipcbench.harness.settings import _LIST_KEYS, _SCALAR_KEYS
 
     for key, name in (*_LIST_KEYS.items(), *_SCALAR_KEYS.items()):
         if name == field_name:
@@ -345,7 +345,7 @@ def resume_settings(state: ResumeState, options: Mapping[str, Any]) -> Any:
     """The run's stored settings; options given now (flags, config file) must agree with them.
 
     Output options (``out``, ``quiet``) may differ; ``out`` is ignored (rows go to the CSV)."""
-    from ipcbench.harness.sweep import _LIST_KEYS, _SCALAR_KEYS, build_settings, validate
+    from ipcbench.harness.settings import _LIST_KEYS, _SCALAR_KEYS, build_settings, validate
 
     given = {k: v for k, v in options.items() if v is not None and k not in OUTPUT_OPTIONS}
     stored = state.config

@@ -30,7 +30,8 @@ from ipcbench.errors import IpcbenchError
 from ipcbench.harness.driver import drive
 from ipcbench.harness.progress import Progress
 from ipcbench.harness.resume import ResumeState
-from ipcbench.harness.sweep import Settings, expand
+from ipcbench.harness.settings import Settings
+from ipcbench.harness.sweep import expand
 from ipcbench.params import Case
 from ipcbench.results import metadata
 from ipcbench.results.store import SCHEMA_VERSION, ResultWriter, RunPaths
