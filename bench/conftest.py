@@ -24,8 +24,9 @@ import pytest
 from ipcbench import transports
 from ipcbench.harness.driver import placement_cpus
 from ipcbench.measure.patterns.pingpong import PingPong
-from ipcbench.measure.verify import Verifier, new_frame, stamp
+from ipcbench.measure.verify import Verifier
 from ipcbench.params import PLACEMENTS, Case
+from ipcbench.wire import new_frame, stamp
 
 ECHO_FOREVER = 2**62  # messages the echo child expects: more than any benchmark sends
 

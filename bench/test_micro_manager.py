@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ipcbench.measure.verify import make_payload
+from ipcbench.wire import make_payload
 
 ITEM = (0, make_payload("bytes", 64)[0])
 

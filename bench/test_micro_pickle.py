@@ -1,4 +1,4 @@
-"""Pickling cost of each payload kind (``ipcbench.measure.verify.make_payload``),
+"""Pickling cost of each payload kind (``ipcbench.wire.make_payload``),
 as sent on the wire.
 
 The message is ``(seq, payload)`` pickled with the highest protocol, like the ``pickle`` floor
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ipcbench.measure.verify import make_payload
+from ipcbench.wire import make_payload
 
 SIZES = [64, 4096, 64 * 1024, 1024 * 1024]
 KINDS = ["bytes", "object"]

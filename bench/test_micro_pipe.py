@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ipcbench.measure.verify import make_payload, new_frame
+from ipcbench.wire import make_payload, new_frame
 
 SIZES = [64, 64 * 1024]
 

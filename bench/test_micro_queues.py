@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from ipcbench import transports
-from ipcbench.measure.verify import make_payload
+from ipcbench.wire import make_payload
 
 ITEM = (0, make_payload("bytes", 64)[0])
 ROUNDS = 2000

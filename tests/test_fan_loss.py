@@ -18,8 +18,8 @@ from conftest import leftover_processes, run_with_fault
 from ipcbench import transports
 from ipcbench.measure.patterns.base import Placement
 from ipcbench.measure.patterns.fan import STALL_S, Fan
-from ipcbench.measure.verify import fan_seq
 from ipcbench.params import Case
+from ipcbench.wire import fan_seq
 
 WATCHDOG_S = 60  # --timeout of these runs: a verdict must come far sooner
 PAIRS = ["pipe", "pipe_bytes", "pipe_oneway", "zmq_ipc"]  # fan over one channel per pair

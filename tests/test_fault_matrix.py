@@ -236,13 +236,14 @@ def test_the_child_that_failed_first_is_reported_not_its_peer(tmp_path: Path) ->
     are dead before the watcher looks; the killed one must be reported."""
     from ipcbench import transports
     from ipcbench.measure.patterns.base import Children
-    from ipcbench.measure.verify import make_payload
+    from ipcbench.transports.base import ChannelSpec
+    from ipcbench.wire import make_payload
 
     ctx = multiprocessing.get_context("spawn")  # children hold only the ends given to them
-    case = Case(transport="pipe", pattern="pingpong", payload_bytes=64, start_method="spawn")
-    _, check = make_payload("bytes", 64)
+    payload, check = make_payload("bytes", 64)
+    spec = ChannelSpec(payload_bytes=64, payload=payload)
     children = Children(ctx)
-    channels = [transports.get("pipe")().open(ctx, case, duplex=True) for _ in range(2)]
+    channels = [transports.get("pipe")().open(ctx, spec, duplex=True) for _ in range(2)]
     old_handler = signal.signal(signal.SIGUSR1, lambda *_: None)  # the watcher's wake-up call
     try:
         control = children.start("echo", channels[0].child, check, "object", None, "", 0)

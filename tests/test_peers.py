@@ -21,10 +21,11 @@ from conftest import FAST, leftover_processes, run_with_fault
 from ipcbench import cli, transports
 from ipcbench.harness.runner import Runner
 from ipcbench.harness.settings import build_settings
-from ipcbench.params import Case
 from ipcbench.transports import faster_fifo as ff
+from ipcbench.transports.base import ChannelSpec
 from ipcbench.transports.faster_fifo import buffer_bytes, message_bytes
 from ipcbench.transports.zmq_ipc import high_water_mark
+from ipcbench.wire import make_payload
 
 PEERS = {"faster_fifo": "faster_fifo", "zmq_ipc": "zmq"}  # transport -> module it imports
 
@@ -113,18 +114,34 @@ def test_faster_fifo_message_larger_than_default_buffer(run_sweep: Any) -> None:
 def test_faster_fifo_buffer_holds_the_pickled_message() -> None:
     _require("faster_fifo")
     for kind in ("bytes", "object"):
-        case = Case("faster_fifo", "stream", 1024**2, kind)
-        assert message_bytes(case) > 1024**2 * 0.9
-        assert buffer_bytes(case) >= 2 * message_bytes(case) > 1_000_000  # over the default
-    assert buffer_bytes(Case("faster_fifo", "stream", 64)) == 1_000_000
+        payload, _ = make_payload(kind, 1024**2)
+        assert message_bytes(payload) > 1024**2 * 0.9
+        assert buffer_bytes(payload) >= 2 * message_bytes(payload) > 1_000_000  # over the default
+    assert buffer_bytes(make_payload("bytes", 64)[0]) == 1_000_000
+
+
+def test_faster_fifo_opens_from_the_spec_payload_and_refuses_none() -> None:
+    """The buffer is sized by the session's payload, handed over in the spec (not rebuilt)."""
+    _require("faster_fifo")
+    payload, _ = make_payload("object", 1024**2)
+    channel = transports.get("faster_fifo")().open(
+        multiprocessing.get_context("fork"), ChannelSpec(1024**2, payload=payload), duplex=False
+    )
+    try:
+        channel.child.send((0, payload))
+        assert channel.parent.recv() == (0, payload)  # over the 1 MB default: the buffer fits it
+    finally:
+        channel.close()
+    with pytest.raises(ValueError, match="payload"):
+        transports.get("faster_fifo")().open(multiprocessing.get_context(), ChannelSpec(64), True)
 
 
 def test_zmq_endpoint_pickles_to_its_address_only() -> None:
     _require("zmq_ipc")
     import multiprocessing
 
-    case = Case("zmq_ipc", "pingpong", 64)
-    channel = transports.get("zmq_ipc")().open(multiprocessing.get_context(), case, duplex=True)
+    spec = ChannelSpec(payload_bytes=64)
+    channel = transports.get("zmq_ipc")().open(multiprocessing.get_context(), spec, duplex=True)
     try:
         state = pickle.loads(pickle.dumps(channel.child)).__getstate__()
         assert set(state) == {"address", "kind", "bind", "frame_bytes"}
@@ -274,3 +291,32 @@ def test_faster_fifo_worker_killed_holding_the_lock_is_a_crash(
         timeout=20,
     )
     assert [(r["status"], "killed by signal 9" in r["error"]) for r in rows] == [("crash", True)]
+
+
+# --- transports know a channel spec, not cases, patterns or sweeps ------------------------------
+
+ONLY_TRANSPORTS = textwrap.dedent(
+    """
+    import importlib, pkgutil, sys
+    import ipcbench.transports as t
+    for m in pkgutil.iter_modules(t.__path__):
+        importlib.import_module("ipcbench.transports." + m.name)
+    t.all_transports()
+    print(" ".join(sorted(n for n in sys.modules if n.startswith("ipcbench"))))
+    """
+)
+
+
+def test_transports_import_neither_params_nor_measure_nor_harness() -> None:
+    """Every transport module, imported in a fresh interpreter, loads no ipcbench module but
+    the transports, the wire format and the errors (so no params, measure or harness, not
+    even through another module)."""
+    out = subprocess.run(
+        [sys.executable, "-c", ONLY_TRANSPORTS], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    loaded = out.stdout.split()
+    assert "ipcbench.transports.faster_fifo" in loaded and "ipcbench.wire" in loaded
+    allowed = {"ipcbench", "ipcbench.errors", "ipcbench.wire", "ipcbench.transports"}
+    others = [n for n in loaded if n not in allowed and not n.startswith("ipcbench.transports.")]
+    assert others == []

@@ -23,8 +23,8 @@ from ipcbench.measure.patterns.fan import STALL_S, Fan, TaskQueue
 from ipcbench.measure.patterns.lifecycle import CLOSE_JOIN_UNBOUNDED_ONLY, Lifecycle
 from ipcbench.measure.patterns.pingpong import PingPong
 from ipcbench.measure.patterns.shared_state import SharedState
-from ipcbench.measure.verify import fan_seq
 from ipcbench.params import Case
+from ipcbench.wire import fan_seq
 
 SCALING = "fan,taskqueue,shared_state,backpressure,nowait,lifecycle,rate"
 

@@ -14,14 +14,10 @@ from ipcbench.measure.verify import (
     PairEnded,
     Verifier,
     check_exactly_once,
-    end_marker,
-    fan_seq,
-    make_payload,
-    new_frame,
     receive,
-    stamp,
 )
 from ipcbench.measure.workers import _damage
+from ipcbench.wire import end_marker, fan_seq, make_payload, new_frame, stamp
 
 
 @pytest.mark.parametrize("size", [8, 100, 192, 193, 4096, 1 << 20])

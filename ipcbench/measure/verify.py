@@ -1,9 +1,6 @@
-"""Payloads and delivery verification: sequence numbers, sizes and whole-payload content.
+"""Delivery verification: sequence numbers, sizes and whole-payload content, exactly once.
 
-Every message carries a sequence number with its payload. Two wire formats:
-
-* object wire (pickling transports): the message is the tuple ``(seq, payload)``;
-* bytes wire (send_bytes, raw fds, sockets): a frame ``[seq: u64 little endian][payload]``.
+Messages, frames, sequence numbers and payloads are defined in ``ipcbench.wire``.
 
 Two levels of checking:
 
@@ -26,19 +23,23 @@ Two levels of checking:
 
 from __future__ import annotations
 
-import functools
 import math
-import pickle
-import random
-import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from ipcbench.errors import DeliveryError
+from ipcbench.wire import (
+    END_SEQ,
+    NUMBER_MASK,
+    PRODUCER_SHIFT,
+    SEQ,
+    SEQ_BYTES,
+    PayloadCheck,
+    fan_seq,
+    is_end_marker,
+    template,
+)
 
-SEQ = struct.Struct("<Q")
-SEQ_BYTES = SEQ.size
 SAMPLE_BUDGET_BYTES = 32 * 1024**2  # bound on the whole messages a batch keeps for checking
 MAX_SAMPLES = 64  # messages kept whole per batch, at most
 MIN_SAMPLE_PERIOD = 128  # at most one kept message per this many: its copy stays below 1%
@@ -47,67 +48,7 @@ MIN_SAMPLE_PERIOD = 128  # at most one kept message per this many: its copy stay
 # one): at 1 MiB 1 in 128 cost the memcpy floor ~4%, 1 in 1024 about 1%.
 IN_PROCESS_SAMPLE_PERIOD = 1024
 MALFORMED = (TypeError, IndexError, KeyError)  # what indexing a message that is no tuple raises
-
-
-def bytes_template(payload_bytes: int) -> bytes:
-    """Deterministic pseudo-random bytes (incompressible, same on both sides)."""
-    return random.Random(payload_bytes).randbytes(payload_bytes)
-
-
-def _item(i: int) -> tuple[int, float, str]:
-    return (i, i * 0.5, f"item-{i:08d}")
-
-
-def object_template(payload_bytes: int) -> list[tuple[int, float, str]]:
-    """A list of small tuples whose pickled size is about ``payload_bytes``."""
-    per_item = len(pickle.dumps([_item(i) for i in range(1000)], protocol=5)) / 1000
-    count = max(1, round(payload_bytes / per_item))
-    return [_item(i) for i in range(count)]
-
-
-@dataclass(frozen=True)
-class PayloadCheck:
-    """What the receiver expects; small and picklable, so it travels to children cheaply.
-    The receiver rebuilds the template payload from it (``template``)."""
-
-    kind: str
-    payload_bytes: int
-    length: int  # bytes in the payload, or items in the object list
-
-
-@functools.lru_cache(maxsize=4)
-def template(kind: str, payload_bytes: int) -> Any:
-    """The payload of a case, built once per process (senders send it, receivers compare)."""
-    if kind == "bytes":
-        return bytes_template(payload_bytes)
-    if kind == "object":
-        return object_template(payload_bytes)
-    raise ValueError(f"unknown payload kind {kind!r}")
-
-
-def make_payload(kind: str, payload_bytes: int) -> tuple[Any, PayloadCheck]:
-    """The template payload and its check."""
-    value = template(kind, payload_bytes)
-    return value, PayloadCheck(kind, payload_bytes, len(value))
-
-
-def wire_bytes(kind: str, payload: Any, wire: str) -> int:
-    """Bytes one message occupies on the wire (pickled tuple, or frame)."""
-    if wire == "bytes":
-        return SEQ_BYTES + len(payload)
-    return len(pickle.dumps((0, payload), protocol=pickle.HIGHEST_PROTOCOL))
-
-
-def new_frame(payload: bytes) -> bytearray:
-    """A reusable bytes-wire frame; stamp the sequence number with ``stamp``."""
-    frame = bytearray(SEQ_BYTES + len(payload))
-    frame[SEQ_BYTES:] = payload
-    return frame
-
-
-def stamp(frame: bytearray, seq: int) -> bytearray:
-    SEQ.pack_into(frame, 0, seq)
-    return frame
+MAX_NAMED = 3  # a loss or duplication names at most this many messages
 
 
 def first_difference(got: Sequence[Any], want: Sequence[Any]) -> int:
@@ -362,16 +303,6 @@ def receive(recv: Any, batch: BatchCheck) -> Any:
     return (receive_frames if batch.bytes_wire else receive_messages)(recv, batch)
 
 
-PRODUCER_SHIFT = 32  # many-producer sequence numbers: producer << 32 | per-producer number
-NUMBER_MASK = (1 << PRODUCER_SHIFT) - 1
-END_SEQ = (1 << 64) - 1  # the sequence number of a pipe pair's end marker (no producer has it)
-MAX_NAMED = 3  # a loss or duplication names at most this many messages
-
-
-def fan_seq(producer: int, number: int) -> int:
-    return producer << PRODUCER_SHIFT | number
-
-
 def fan_name(seq: int) -> str:
     """A many-producer message as the errors name it: producer, number and sequence number."""
     return f"producer {seq >> PRODUCER_SHIFT} message {seq & NUMBER_MASK} (seq {seq})"
@@ -380,23 +311,6 @@ def fan_name(seq: int) -> str:
 class PairEnded(Exception):
     """Raised by ``FanReceiver.accept`` for a pipe pair's end marker: that producer has sent
     everything it will send to this consumer in this batch."""
-
-
-def end_marker(wire: str) -> Any:
-    """What a fan producer sends on each of its pipe pairs after its timed batch: a frame of
-    the sequence number alone (bytes wire), or ``(END_SEQ, None)`` (object wire). Neither
-    passes a message's length check, so the timed loop spends nothing on telling them apart."""
-    return SEQ.pack(END_SEQ) if wire == "bytes" else (END_SEQ, None)
-
-
-def is_end_marker(msg: Any, bytes_wire: bool) -> bool:
-    """Whether ``msg`` is an end marker (see ``end_marker``)."""
-    try:
-        if bytes_wire:
-            return len(msg) == SEQ_BYTES and SEQ.unpack_from(msg, 0)[0] == END_SEQ
-        return type(msg) is tuple and len(msg) == 2 and msg[0] == END_SEQ and msg[1] is None
-    except (TypeError, ValueError, struct.error):
-        return False
 
 
 class FanReceiver:

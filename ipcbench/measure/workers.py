@@ -26,21 +26,10 @@ import time
 import traceback
 from array import array
 from collections.abc import Callable
-from multiprocessing.connection import wait
 from typing import Any
 
-from ipcbench.measure.verify import (
-    SEQ,
-    ContentSample,
-    FanReceiver,
-    PairEnded,
-    PayloadCheck,
-    end_marker,
-    fan_seq,
-    make_payload,
-    new_frame,
-    stamp,
-)
+from ipcbench.measure.verify import ContentSample, FanReceiver, PairEnded
+from ipcbench.wire import SEQ, PayloadCheck, end_marker, fan_seq, make_payload, new_frame, stamp
 
 FAULTS = ("drop", "duplicate", "truncate", "corrupt", "hang", "kill", "raise", "consumer_kill")
 FAULT_SEQ = 1  # the message a fault hits (counted over the whole case, calibration included)
@@ -193,7 +182,7 @@ class Worker:
         else:
             t_last_ns = self._receive_pairs(receiver, expect, kill_seq)
         receiver.finish()  # after the clock (t_last_ns): the kept messages, in full
-        done_ns = getattr(self.ep, "done_ns", 0)  # JoinableQueue: the last task_done() call
+        done_ns = self.ep.done_ns  # JoinableQueue: the last task_done() call, else 0
         self.control.send(("done", t_last_ns, receiver.count, bytes(receiver.seen), done_ns))
 
     def _receive_shared(self, receiver: FanReceiver, kill_seq: int) -> int:
@@ -231,7 +220,7 @@ class Worker:
                     _kill_self()
                 t_last_ns = clock()
         else:
-            ready, remaining = self._ready_among(), expect
+            ready, remaining = self.ep.ready_among, expect
             while remaining and live:
                 for ep in ready(live):
                     try:
@@ -246,18 +235,6 @@ class Worker:
         for ep in live:
             _until_end_marker(ep, receiver)
         return t_last_ns
-
-    def _ready_among(self) -> Callable[[list[Any]], list[Any]]:
-        """``ready(eps)``: those of ``eps`` with a message waiting (blocks until one has)."""
-        if not hasattr(self.ep, "in_conn"):  # not a Connection: the endpoint multiplexes
-            ready_among: Callable[[list[Any]], list[Any]] = self.ep.ready_among
-            return ready_among
-        by_conn = {ep.in_conn: ep for ep in self.eps}
-
-        def ready(eps: list[Any]) -> list[Any]:
-            return [by_conn[conn] for conn in wait([ep.in_conn for ep in eps])]
-
-        return ready
 
     def write(self, n: int, first_seq: int, timed: bool) -> None:
         samples = array("q")

@@ -2,7 +2,9 @@
 
 A channel has two endpoints: ``parent`` (used by the case driver) and ``child`` (passed to one
 worker process). ``send``/``recv`` carry one message each way; object-wire transports carry
-``(seq, payload)`` tuples, bytes-wire transports carry frames (see ``verify.py``).
+``(seq, payload)`` tuples, bytes-wire transports carry frames (see ``ipcbench.wire``).
+A transport opens a channel from a ``ChannelSpec`` (what it needs to know of a case), so it
+knows nothing of cases, patterns or sweeps.
 Endpoints must survive pickling into a spawned child (multiprocessing reduces Connections,
 Queues and Manager proxies itself while a Process starts).
 """
@@ -12,7 +14,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ipcbench.params import Case
+from ipcbench.wire import frame_bytes
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """What a transport reads of a case to open a channel; built by the pattern session."""
+
+    payload_bytes: int  # the payload of every message (bytes wire: a frame is longer by a seq)
+    maxsize: int = 0  # a bounded queue's maxsize (transports with ``uses_maxsize``); 0: unbounded
+    # The session's own payload (built once per process): faster-fifo sizes its buffer by the
+    # pickled message. Not compared, not shown.
+    payload: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def frame_bytes(self) -> int:
+        """Bytes of one bytes-wire frame."""
+        return frame_bytes(self.payload_bytes)
 
 
 class Endpoint:
@@ -21,6 +39,9 @@ class Endpoint:
     # A thread of this process does the sending (multiprocessing.Queue's feeder): a sender
     # that busy-waits must release the GIL now and then, or nothing is sent meanwhile.
     sends_in_thread = False
+    # The clock just before this receiver's last task_done() of a real item (not a sentinel);
+    # 0 where the channel has no task_done() (all but JoinableQueue).
+    done_ns = 0
 
     def send(self, msg: Any) -> None:
         raise NotImplementedError
@@ -43,8 +64,9 @@ class Endpoint:
         raise NotImplementedError
 
     def ready_among(self, eps: list[Any]) -> list[Any]:
-        """Of ``eps`` (this one among them), those with a message waiting; blocks until one
-        has. Only for endpoints without a Connection to wait on (``in_conn``)."""
+        """Of ``eps`` (this one among them, all of one channel kind), those with a message
+        waiting; blocks until one has. For a consumer reading several channels (fan over
+        pipe pairs): transports with ``fan_mode = "pairs"`` implement it."""
         raise NotImplementedError
 
     def abandon(self) -> None:
@@ -92,7 +114,7 @@ class Transport:
         """None when usable here, else why not (a missing optional package, say)."""
         return None
 
-    def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:
+    def open(self, ctx: Any, spec: ChannelSpec, duplex: bool) -> Channel:
         """Create the channel in the driver, outside any timed region.
 
         ``duplex`` asks for both directions (ping-pong); otherwise child -> parent suffices.

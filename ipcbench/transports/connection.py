@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from multiprocessing.connection import wait
 from typing import Any
 
 from ipcbench.transports.base import Endpoint
@@ -16,6 +17,7 @@ class ObjectConn(Endpoint):
     def __init__(self, out_conn: Any, in_conn: Any) -> None:
         self.out_conn = out_conn
         self.in_conn = in_conn
+        self._by_conn: dict[Any, ObjectConn] | None = None  # ready_among: conn -> endpoint
         # Bound methods cached on the instance: no extra Python call in the timed loop.
         if out_conn is not None:
             self.send = getattr(out_conn, self.send_name)  # type: ignore[method-assign]
@@ -27,6 +29,15 @@ class ObjectConn(Endpoint):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["out_conn"], state["in_conn"])  # type: ignore[misc]
+
+    def ready_among(self, eps: list[Any]) -> list[Any]:
+        """Those of ``eps`` with a message waiting (``multiprocessing.connection.wait`` on
+        their receiving Connections); the lookup is built on the first call, which gets them
+        all."""
+        if self._by_conn is None:
+            self._by_conn = {ep.in_conn: ep for ep in eps}
+        by_conn = self._by_conn
+        return [by_conn[conn] for conn in wait([ep.in_conn for ep in eps])]
 
     def close(self) -> None:
         for conn in (self.out_conn, self.in_conn):

@@ -7,7 +7,8 @@ opened, so ``ipcbench list`` shows the transport as unavailable and a sweep reco
 Two things differ from ``multiprocessing.Queue`` and are handled here:
 
 * the buffer is fixed (``max_size_bytes``, 1 MB by default) and a message larger than it can
-  never be put, so the buffer is sized from the case's own pickled message;
+  never be put, so the buffer is sized from the case's own pickled message (the session's
+  payload, handed over in the ``ChannelSpec``);
 * ``put``/``get`` time out after 10 s by default, and a thread blocked in the C call does not
   run Python signal handlers (the driver learns of a dead child through SIGUSR1). Endpoints
   therefore wait in slices of ``WAIT_SLICE_S`` and retry on Full/Empty.
@@ -34,9 +35,7 @@ import struct
 import sys
 from typing import Any
 
-from ipcbench.measure.verify import make_payload
-from ipcbench.params import Case
-from ipcbench.transports.base import Channel, Endpoint, Transport
+from ipcbench.transports.base import Channel, ChannelSpec, Endpoint, Transport
 
 WAIT_SLICE_S = 0.5  # longest wait inside one put/get call before Python code runs again
 MESSAGE_SLACK_BYTES = 4096  # faster-fifo's per-message header, pickle protocol differences
@@ -55,17 +54,18 @@ PSHARED_KIND = 128  # glibc: PTHREAD_MUTEX_PSHARED_BIT in the mutex's kind
 ROBUST_KIND = 16  # glibc: PTHREAD_MUTEX_ROBUST_NORMAL_NP
 PTHREAD_PROCESS_SHARED = 1
 PTHREAD_MUTEX_ROBUST = 1
+LARGEST_SEQ = 2**62  # pickles longer than any sequence number a case reaches
 
 
-def message_bytes(case: Case) -> int:
-    """Pickled size of the largest message of the case: ``(seq, payload)``, seq up to 2**62."""
-    payload, _ = make_payload(case.payload_kind, case.payload_bytes)
-    return len(pickle.dumps((2**62, payload), protocol=pickle.HIGHEST_PROTOCOL))
+def message_bytes(payload: Any) -> int:
+    """Pickled size of the largest message carrying ``payload``: ``(seq, payload)``."""
+    return len(pickle.dumps((LARGEST_SEQ, payload), protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def buffer_bytes(case: Case) -> int:
-    """``max_size_bytes`` for the case: room for two messages, never below the default."""
-    return max(MIN_BUFFER_BYTES, 2 * (message_bytes(case) + MESSAGE_SLACK_BYTES))
+def buffer_bytes(payload: Any) -> int:
+    """``max_size_bytes`` for a case's payload: room for two messages, never below the
+    default."""
+    return max(MIN_BUFFER_BYTES, 2 * (message_bytes(payload) + MESSAGE_SLACK_BYTES))
 
 
 def _mutex_address(q: Any) -> int | None:
@@ -166,8 +166,10 @@ class FasterFifoTransport(Transport):
             return f"faster-fifo is not installed ({INSTALL_HINT})"
         return None
 
-    def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:
-        size = buffer_bytes(case)
+    def open(self, ctx: Any, spec: ChannelSpec, duplex: bool) -> Channel:
+        if spec.payload is None:
+            raise ValueError("faster_fifo sizes its buffer by the payload: ChannelSpec(payload=)")
+        size = buffer_bytes(spec.payload)
         up = new_queue(size)
         if not duplex:
             return Channel(parent=FifoEnd(None, up), child=FifoEnd(up, None))

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ipcbench.params import Case
-from ipcbench.transports.base import Channel, Transport
-from ipcbench.transports.queues import queue_channel
+from ipcbench.transports.queue import QueueTransport
 
 
-class JoinableQueueTransport(Transport):
+class JoinableQueueTransport(QueueTransport):
     name = "joinablequeue"
     description = "multiprocessing.JoinableQueue(maxsize), put/get + task_done()"
     patterns = ("pingpong", "stream", "fan", "taskqueue", "backpressure", "nowait", "lifecycle")
-    ops = {"nowait": ("nowait", "blocking"), "lifecycle": ("close_join", "qsize", "empty", "full")}
-    fan_mode = "shared"
-    uses_maxsize = True
+    task_done = True
 
-    def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:
-        make = lambda: ctx.JoinableQueue(case.maxsize or 0)  # noqa: E731
-        parent, child = queue_channel(make, duplex, task_done=True)
-        return Channel(parent=parent, child=child)
+    def new_queue(self, ctx: Any, maxsize: int) -> Any:
+        return ctx.JoinableQueue(maxsize)

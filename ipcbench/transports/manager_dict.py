@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ipcbench.params import Case
-from ipcbench.transports.base import Channel, Transport
+from ipcbench.transports.base import Channel, ChannelSpec, Transport
 from ipcbench.transports.manager import manager_channel, start_manager
 from ipcbench.transports.proxies import ProxyEnd
 
@@ -16,7 +15,7 @@ class ManagerDictTransport(Transport):
     patterns = ("proxy_ops", "shared_state")
     ops = {"proxy_ops": ("set", "get"), "shared_state": ("dict_distinct", "dict_contended")}
 
-    def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:
+    def open(self, ctx: Any, spec: ChannelSpec, duplex: bool) -> Channel:
         manager = start_manager(ctx)
         proxy = manager.dict()
         return manager_channel(manager, ProxyEnd(proxy, "dict"), ProxyEnd(proxy, "dict"))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ipcbench.params import Case
-from ipcbench.transports.base import Channel, Transport
+from ipcbench.transports.base import Channel, ChannelSpec, Transport
 from ipcbench.transports.manager import manager_channel, start_manager
 from ipcbench.transports.queues import queue_channel
 
@@ -31,7 +30,7 @@ class ManagerQueueTransport(Transport):
     fan_mode = "shared"
     uses_maxsize = True
 
-    def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:
+    def open(self, ctx: Any, spec: ChannelSpec, duplex: bool) -> Channel:
         manager = start_manager(ctx)
-        parent, child = queue_channel(lambda: manager.Queue(case.maxsize or 0), duplex)
+        parent, child = queue_channel(lambda: manager.Queue(spec.maxsize), duplex)
         return manager_channel(manager, parent, child)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ipcbench.measure.verify import SEQ_BYTES
-from ipcbench.params import Case
-from ipcbench.transports.base import Channel, Transport
+from ipcbench.transports.base import Channel, ChannelSpec, Transport
 from ipcbench.transports.inprocess import CopyEnd, crosswise
 
 
@@ -17,7 +15,7 @@ class MemcpyTransport(Transport):
     in_process = True
     floor = True
 
-    def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:
-        frame_bytes = SEQ_BYTES + case.payload_bytes
+    def open(self, ctx: Any, spec: ChannelSpec, duplex: bool) -> Channel:
+        frame_bytes = spec.frame_bytes
         parent, child = crosswise(CopyEnd(frame_bytes), CopyEnd(frame_bytes))
         return Channel(parent=parent, child=child)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ipcbench.params import Case
-from ipcbench.transports.base import Channel, Transport
+from ipcbench.transports.base import Channel, ChannelSpec, Transport
 from ipcbench.transports.inprocess import PickleEnd, crosswise
 
 
@@ -15,6 +14,6 @@ class PickleTransport(Transport):
     in_process = True
     floor = True
 
-    def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:
+    def open(self, ctx: Any, spec: ChannelSpec, duplex: bool) -> Channel:
         parent, child = crosswise(PickleEnd(), PickleEnd())
         return Channel(parent=parent, child=child)

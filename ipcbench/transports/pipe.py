@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ipcbench.params import Case
-from ipcbench.transports.base import Channel, Transport
+from ipcbench.transports.base import Channel, ChannelSpec, Transport
 from ipcbench.transports.connection import ObjectConn
 
 
@@ -16,6 +15,6 @@ class PipeTransport(Transport):
     fan_mode = "pairs"
     endpoint = ObjectConn
 
-    def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:
+    def open(self, ctx: Any, spec: ChannelSpec, duplex: bool) -> Channel:
         a, b = ctx.Pipe(duplex=True)
         return Channel(parent=self.endpoint(a, a), child=self.endpoint(b, b))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ipcbench.params import Case
-from ipcbench.transports.base import Channel, Transport
+from ipcbench.transports.base import Channel, ChannelSpec, Transport
 from ipcbench.transports.connection import ObjectConn
 
 
@@ -15,7 +14,7 @@ class PipeOnewayTransport(Transport):
     patterns = ("pingpong", "stream", "fan", "rate")
     fan_mode = "pairs"
 
-    def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:
+    def open(self, ctx: Any, spec: ChannelSpec, duplex: bool) -> Channel:
         up_r, up_w = ctx.Pipe(duplex=False)  # child -> parent
         if not duplex:
             return Channel(parent=ObjectConn(None, up_r), child=ObjectConn(up_w, None))

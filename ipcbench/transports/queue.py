@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, ClassVar
 
-from ipcbench.params import Case
-from ipcbench.transports.base import Channel, Transport
+from ipcbench.transports.base import Channel, ChannelSpec, Transport
 from ipcbench.transports.queues import queue_channel
 
 
@@ -16,7 +16,12 @@ class QueueTransport(Transport):
     ops = {"nowait": ("nowait", "blocking"), "lifecycle": ("close_join", "qsize", "empty", "full")}
     fan_mode = "shared"
     uses_maxsize = True
+    task_done: ClassVar[bool] = False  # the receiver calls task_done() after every get()
 
-    def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:
-        parent, child = queue_channel(lambda: ctx.Queue(case.maxsize or 0), duplex)
+    def new_queue(self, ctx: Any, maxsize: int) -> Any:
+        return ctx.Queue(maxsize)
+
+    def open(self, ctx: Any, spec: ChannelSpec, duplex: bool) -> Channel:
+        make = functools.partial(self.new_queue, ctx, spec.maxsize)
+        parent, child = queue_channel(make, duplex, task_done=self.task_done)
         return Channel(parent=parent, child=child)

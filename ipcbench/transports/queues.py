@@ -27,8 +27,6 @@ class QueueEnd(Endpoint):
         if in_q is not None:
             self.recv = self._get_done if task_done else in_q.get  # type: ignore[method-assign]
 
-    done_ns = 0  # clock just before the last task_done() of a real item (not a sentinel)
-
     def _get_done(self) -> Any:
         item = self.in_q.get()
         if item is not None:
@@ -67,9 +65,8 @@ class QueueEnd(Endpoint):
 
     def abandon(self) -> None:
         for q in (self.out_q, self.in_q):
-            cancel = getattr(q, "cancel_join_thread", None)  # Queue, JoinableQueue
-            if cancel is not None:
-                cancel()
+            if isinstance(q, multiprocessing.queues.Queue):  # + Joinable: a feeder thread
+                q.cancel_join_thread()
 
     def __getstate__(self) -> dict[str, Any]:
         return {"out_q": self.out_q, "in_q": self.in_q, "task_done": self.task_done}

@@ -6,9 +6,7 @@ import os
 from multiprocessing.connection import Connection
 from typing import Any
 
-from ipcbench.measure.verify import SEQ_BYTES
-from ipcbench.params import Case
-from ipcbench.transports.base import Channel, Transport
+from ipcbench.transports.base import Channel, ChannelSpec, Transport
 from ipcbench.transports.rawfd import RawFdEnd
 
 
@@ -24,8 +22,8 @@ class RawPipeTransport(Transport):
     wire = "bytes"
     floor = True
 
-    def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:
-        frame_bytes = SEQ_BYTES + case.payload_bytes
+    def open(self, ctx: Any, spec: ChannelSpec, duplex: bool) -> Channel:
+        frame_bytes = spec.frame_bytes
         up_r, up_w = _pipe()
         if not duplex:
             return Channel(

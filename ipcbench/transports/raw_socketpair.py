@@ -5,9 +5,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from ipcbench.measure.verify import SEQ_BYTES
-from ipcbench.params import Case
-from ipcbench.transports.base import Channel, Transport
+from ipcbench.transports.base import Channel, ChannelSpec, Transport
 from ipcbench.transports.rawfd import SocketEnd
 
 
@@ -17,7 +15,7 @@ class RawSocketpairTransport(Transport):
     wire = "bytes"
     floor = True
 
-    def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:
-        frame_bytes = SEQ_BYTES + case.payload_bytes
+    def open(self, ctx: Any, spec: ChannelSpec, duplex: bool) -> Channel:
+        frame_bytes = spec.frame_bytes
         a, b = socket.socketpair()
         return Channel(parent=SocketEnd(a, a, frame_bytes), child=SocketEnd(b, b, frame_bytes))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ipcbench.params import Case
-from ipcbench.transports.base import Channel, Transport
+from ipcbench.transports.base import Channel, ChannelSpec, Transport
 from ipcbench.transports.queues import queue_channel
 
 
@@ -16,6 +15,6 @@ class SimpleQueueTransport(Transport):
     ops = {"lifecycle": ("empty",)}
     fan_mode = "shared"
 
-    def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:
+    def open(self, ctx: Any, spec: ChannelSpec, duplex: bool) -> Channel:
         parent, child = queue_channel(ctx.SimpleQueue, duplex)
         return Channel(parent=parent, child=child)

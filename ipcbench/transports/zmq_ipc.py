@@ -1,7 +1,7 @@
 """Peer: pyzmq over ``ipc://`` (a Unix socket in a fresh temporary folder), bytes frames.
 
 PAIR sockets for ping-pong, PUSH (child) -> PULL (parent) for streams. Frames are the
-bytes wire of ``verify.py`` (sequence number + payload, no pickling), like ``pipe_bytes``.
+bytes wire of ``ipcbench.wire`` (sequence number + payload, no pickling), like ``pipe_bytes``.
 
 ZeroMQ contexts must not cross a fork, so an endpoint carries only its address: the child
 creates its context and binds in ``in_child`` (before it reports ready, so the socket file
@@ -20,9 +20,7 @@ import shutil
 import tempfile
 from typing import Any
 
-from ipcbench.measure.verify import SEQ_BYTES
-from ipcbench.params import Case
-from ipcbench.transports.base import Channel, Endpoint, Transport
+from ipcbench.transports.base import Channel, ChannelSpec, Endpoint, Transport
 
 INSTALL_HINT = "pip install 'ipcbench[peers]'"
 HWM_BUDGET_BYTES = 32 * 1024**2  # bound on frames queued per socket (ZeroMQ counts messages)
@@ -146,12 +144,12 @@ class ZmqIpcTransport(Transport):
             return "this libzmq build has no ipc:// transport"
         return None
 
-    def open(self, ctx: Any, case: Case, duplex: bool) -> Channel:
+    def open(self, ctx: Any, spec: ChannelSpec, duplex: bool) -> Channel:
         import zmq  # noqa: F401  -- imported here, untimed; contexts are made after the fork
 
         folder = socket_dir()
         address = f"ipc://{os.path.join(folder, 'sock')}"
-        frame_bytes = SEQ_BYTES + case.payload_bytes
+        frame_bytes = spec.frame_bytes
         if duplex:
             parent = ZmqEnd(address, "PAIR", bind=False, frame_bytes=frame_bytes)
             child = ZmqEnd(address, "PAIR", bind=True, frame_bytes=frame_bytes)

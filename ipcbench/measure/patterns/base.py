@@ -22,13 +22,11 @@ from ipcbench.measure.verify import (
     MIN_SAMPLE_PERIOD,
     BatchCheck,
     ContentSample,
-    PayloadCheck,
-    make_payload,
-    wire_bytes,
 )
 from ipcbench.measure.workers import child_main
 from ipcbench.params import Case
-from ipcbench.transports.base import Channel, Transport
+from ipcbench.transports.base import Channel, ChannelSpec, Transport
+from ipcbench.wire import PayloadCheck, make_payload, wire_bytes
 
 Clock = Callable[[], int]
 READY_TIMEOUT_S = 60.0
@@ -220,6 +218,7 @@ class Session:
         self.clock = clock
         self.payload, self.check = make_payload(case.payload_kind, case.payload_bytes)
         self.wire_bytes = wire_bytes(case.payload_kind, self.payload, transport.wire)
+        self.spec = ChannelSpec(case.payload_bytes, case.maxsize or 0, self.payload)  # open(spec)
         self.children = Children(ctx)
         self.channel: Channel | None = None
         self.controls: list[Any] = []
@@ -234,7 +233,7 @@ class Session:
         return BatchCheck(self.check, wire or self.transport.wire, first, n, self.sample)
 
     def start(self) -> None:
-        self.channel = self.transport.open(self.ctx, self.case, duplex=self.duplex)
+        self.channel = self.transport.open(self.ctx, self.spec, duplex=self.duplex)
         self.pin_helpers(self.channel.helper_pids)
         if self.transport.in_process:
             return

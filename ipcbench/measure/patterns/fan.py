@@ -52,13 +52,13 @@ class Fan(Session):
     def start(self) -> None:
         case, transport = self.case, self.transport
         if transport.fan_mode == "shared":
-            self.channel = transport.open(self.ctx, case, duplex=False)
+            self.channel = transport.open(self.ctx, self.spec, duplex=False)
             self.pin_helpers(self.channel.helper_pids)
             consumer_eps: list[Any] = [self.channel.parent] * case.consumers
             producer_eps: list[Any] = [[self.channel.child]] * case.producers
         else:
             pairs = [
-                [transport.open(self.ctx, case, duplex=False) for _ in range(case.consumers)]
+                [transport.open(self.ctx, self.spec, duplex=False) for _ in range(case.consumers)]
                 for _ in range(case.producers)
             ]
             self.pairs: list[Channel] = [ch for row in pairs for ch in row]

@@ -35,7 +35,7 @@ class Lifecycle(Session):
         if self.case.op == "close_join" and self.case.maxsize:
             raise ValueError(CLOSE_JOIN_UNBOUNDED_ONLY)
         if self.case.op != "close_join":
-            self.channel = self.transport.open(self.ctx, self.case, duplex=False)
+            self.channel = self.transport.open(self.ctx, self.spec, duplex=False)
             self.pin_helpers(self.channel.helper_pids)
 
     def run(self, n: int) -> Measurement:
@@ -52,7 +52,7 @@ class Lifecycle(Session):
         return Measurement(n_messages=n, elapsed_ns=sum(samples), samples_ns=samples)
 
     def _close_join(self, n: int) -> Measurement:
-        channel = self.transport.open(self.ctx, self.case, duplex=False)
+        channel = self.transport.open(self.ctx, self.spec, duplex=False)
         self.children = Children(self.ctx)
         self.controls = []
         finished = False

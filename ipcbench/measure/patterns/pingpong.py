@@ -13,7 +13,8 @@ from array import array
 from typing import Any
 
 from ipcbench.measure.patterns.base import Measurement, Session
-from ipcbench.measure.verify import SEQ, BatchCheck, new_frame
+from ipcbench.measure.verify import BatchCheck
+from ipcbench.wire import SEQ, new_frame
 
 
 class PingPong(Session):

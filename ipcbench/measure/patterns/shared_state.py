@@ -15,14 +15,15 @@ from typing import Any
 
 from ipcbench.errors import DeliveryError
 from ipcbench.measure.patterns.base import Measurement, Session
-from ipcbench.measure.verify import FanReceiver, check_exactly_once, fan_seq
+from ipcbench.measure.verify import FanReceiver, check_exactly_once
+from ipcbench.wire import fan_seq
 
 
 class SharedState(Session):
     duplex = False
 
     def start(self) -> None:
-        self.channel = self.transport.open(self.ctx, self.case, duplex=False)
+        self.channel = self.transport.open(self.ctx, self.spec, duplex=False)
         self.pin_helpers(self.channel.helper_pids)
         for k in range(self.case.producers):
             self.start_child("state", self.channel.child, index=k)

@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ipcbench.measure.patterns.base import Measurement, Session
-from ipcbench.measure.verify import SEQ, BatchCheck, new_frame, receive
+from ipcbench.measure.verify import BatchCheck, receive
+from ipcbench.wire import SEQ, new_frame
 
 
 class Stream(Session):
