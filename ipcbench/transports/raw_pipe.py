@@ -6,8 +6,8 @@ import os
 from multiprocessing.connection import Connection
 from typing import Any
 
-from ipcbench.transports.base import Channel, ChannelSpec, Transport
-from ipcbench.transports.rawfd import RawFdEnd
+from ipcbench.transports.base import Channel, ChannelSpec
+from ipcbench.transports.rawfd import RawFdEnd, RawFdTransport
 
 
 def _pipe() -> tuple[Connection, Connection]:
@@ -16,11 +16,9 @@ def _pipe() -> tuple[Connection, Connection]:
     return Connection(r, writable=False), Connection(w, readable=False)
 
 
-class RawPipeTransport(Transport):
+class RawPipeTransport(RawFdTransport):
     name = "raw_pipe"
     description = "floor: os.pipe() (64 KiB kernel buffer), bytes into a preallocated buffer"
-    wire = "bytes"
-    floor = True
 
     def open(self, ctx: Any, spec: ChannelSpec, duplex: bool) -> Channel:
         frame_bytes = spec.frame_bytes

@@ -5,15 +5,13 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from ipcbench.transports.base import Channel, ChannelSpec, Transport
-from ipcbench.transports.rawfd import SocketEnd
+from ipcbench.transports.base import Channel, ChannelSpec
+from ipcbench.transports.rawfd import RawFdTransport, SocketEnd
 
 
-class RawSocketpairTransport(Transport):
+class RawSocketpairTransport(RawFdTransport):
     name = "raw_socketpair"
     description = "floor: socket.socketpair(), sendall/recv_into a preallocated buffer"
-    wire = "bytes"
-    floor = True
 
     def open(self, ctx: Any, spec: ChannelSpec, duplex: bool) -> Channel:
         frame_bytes = spec.frame_bytes

@@ -10,7 +10,14 @@ import os
 import socket
 from typing import Any
 
-from ipcbench.transports.base import Endpoint
+from ipcbench.transports.base import Endpoint, Transport
+
+
+class RawFdTransport(Transport):
+    """Base of the raw fd floors: bytes frames of the spec's ``frame_bytes``, no pickling."""
+
+    wire = "bytes"
+    floor = True
 
 
 class RawFdEnd(Endpoint):
