@@ -320,3 +320,20 @@ def test_transports_import_neither_params_nor_measure_nor_harness() -> None:
     allowed = {"ipcbench", "ipcbench.errors", "ipcbench.wire", "ipcbench.transports"}
     others = [n for n in loaded if n not in allowed and not n.startswith("ipcbench.transports.")]
     assert others == []
+
+
+def test_the_session_hands_its_own_payload_to_the_transport_in_the_spec() -> None:
+    """The spec is built from the Case by the session; its payload is the session's own (one
+    per process), so no transport builds another."""
+    from ipcbench.measure.patterns.base import Placement
+    from ipcbench.measure.patterns.stream import Stream
+    from ipcbench.params import Case
+
+    ctx = multiprocessing.get_context("fork")
+    for maxsize, want in ((None, 0), (16, 16)):
+        case = Case("queue", "stream", 4096, "object", maxsize=maxsize)
+        session = Stream(case, transports.get("queue")(), ctx, Placement(None, None))
+        assert session.spec == ChannelSpec(payload_bytes=4096, maxsize=want)
+        assert session.spec.payload is session.payload
+        session.close()  # nothing was started: releases the watcher's wake-up pipe
+    assert ChannelSpec(4096).frame_bytes == 4096 + 8  # the sequence number's 8 bytes

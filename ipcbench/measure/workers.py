@@ -96,6 +96,7 @@ class Worker:
         self.wire = wire
         self.fault = fault
         self.index = index
+        # its own copy, built from the small check rather than shipped (see wire.template)
         payload, _ = make_payload(check.kind, check.payload_bytes)
         self.payload = payload
         self.frame = new_frame(payload) if wire == "bytes" else None
