@@ -337,3 +337,23 @@ def test_the_session_hands_its_own_payload_to_the_transport_in_the_spec() -> Non
         assert session.spec.payload is session.payload
         session.close()  # nothing was started: releases the watcher's wake-up pipe
     assert ChannelSpec(4096).frame_bytes == 4096 + 8  # the sequence number's 8 bytes
+
+
+def test_declared_endpoint_capabilities_hold_for_every_transport() -> None:
+    """Fan over pipe pairs waits on many endpoints with ``ready_among``: every transport that
+    declares ``fan_mode = "pairs"`` implements it; ``done_ns`` is declared on every endpoint
+    (0 but after a JoinableQueue receiver's task_done())."""
+    from ipcbench.transports.base import Endpoint
+
+    ctx = multiprocessing.get_context("fork")
+    payload, _ = make_payload("bytes", 64)
+    for cls in transports.all_transports():
+        if cls.unavailable_reason() or cls.in_process or "proxy_ops" in cls.patterns:
+            continue
+        channel = cls().open(ctx, ChannelSpec(64, payload=payload), duplex=False)
+        try:
+            waits_on_many = type(channel.parent).ready_among is not Endpoint.ready_among
+            assert waits_on_many or cls.fan_mode != "pairs", cls.name
+            assert channel.parent.done_ns == 0, cls.name
+        finally:
+            channel.close()
