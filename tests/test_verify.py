@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import ast
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -344,3 +346,32 @@ def test_object_sample_keeps_no_reference_to_what_it_received() -> None:
     assert sample.kept == []
     with pytest.raises(DeliveryError, match="message 1: corrupted"):
         batch.finish(None)
+
+
+def test_wire_names_are_imported_from_wire_not_through_verify() -> None:
+    """verify.py uses the wire format but does not re-export it: nobody imports a name of
+    ``ipcbench.wire`` from ``ipcbench.measure.verify`` (it would work at run time, silently)."""
+    root = Path(__file__).resolve().parent.parent
+    wire_names = defined_names(root / "ipcbench" / "wire.py")
+    assert {"SEQ", "SEQ_BYTES", "make_payload", "PayloadCheck", "fan_seq"} <= wire_names
+    wrong = []
+    for path in [
+        *root.glob("ipcbench/**/*.py"),
+        *root.glob("tests/*.py"),
+        *root.glob("bench/*.py"),
+    ]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "ipcbench.measure.verify":
+                wrong += [f"{path.name}: {a.name}" for a in node.names if a.name in wire_names]
+    assert wrong == []
+
+
+def defined_names(path: Path) -> set[str]:
+    """The names a module defines at its top level (functions, classes, assignments)."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return names
