@@ -1,6 +1,7 @@
 """Figure functions: axes, scales, one line/bar group per transport, notes for missing data.
 
-Checks matplotlib artists (gids set by ipcbench.views.plots), never pixels. No real processes.
+Checks matplotlib artists (gids set by the ipcbench.views figure modules), never pixels.
+No real processes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,30 @@ from matplotlib.patches import Rectangle
 
 from ipcbench.analysis.compare import compare
 from ipcbench.views import plots
+from ipcbench.views.axes import figure_notes, skip_reason, spaced_ticks
+from ipcbench.views.figures.backpressure import figure_backpressure
+from ipcbench.views.figures.breakdown import breakdown_table, figure_cost_breakdown
+from ipcbench.views.figures.comparison import comparison_figure, figure_comparison
+from ipcbench.views.figures.decision_map import figure_decision_map
+from ipcbench.views.figures.latency import (
+    figure_latency,
+    figure_latency_distribution,
+    tail_percentiles_us,
+)
+from ipcbench.views.figures.machines import figure_machines
+from ipcbench.views.figures.placement import figure_start_method_placement
+from ipcbench.views.figures.proxies import figure_proxy
+from ipcbench.views.figures.scaling import figure_scaling
+from ipcbench.views.figures.throughput import figure_throughput
+from ipcbench.views.inputs import MachineResults, load_machines
+from ipcbench.views.slicing import fix_dims, nearest_size, summarize
+from ipcbench.views.style import (
+    FLOORS,
+    IN_PROCESS_FLOORS,
+    TRANSPORT_STYLES,
+    style_for,
+    transport_order,
+)
 
 SIZES = (64, 4096, 1048576)
 MESSAGE = ("pipe", "queue", "simplequeue", "memcpy", "pickle", "raw_pipe", "raw_socketpair")
@@ -84,7 +109,7 @@ def drawn(fig: Figure) -> Figure:
 
 
 def test_throughput_is_log_log_with_one_line_per_transport(df: pd.DataFrame) -> None:
-    fig = drawn(plots.figure_throughput(df))
+    fig = drawn(figure_throughput(df))
     (ax,) = fig.axes
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     assert line_gids(ax) == ok_transports(df, "stream")
@@ -93,25 +118,23 @@ def test_throughput_is_log_log_with_one_line_per_transport(df: pd.DataFrame) -> 
 
 
 def test_throughput_floors_are_dashed_without_band_others_have_ci_band(df: pd.DataFrame) -> None:
-    (ax,) = plots.figure_throughput(df).axes
+    (ax,) = figure_throughput(df).axes
     styles = {line.get_gid(): line.get_linestyle() for line in ax.get_lines()}
     bands = {c.get_gid() for c in ax.collections if isinstance(c, PolyCollection)}
     for transport in ok_transports(df, "stream"):
-        if transport in plots.FLOORS:
+        if transport in FLOORS:
             assert styles[transport] != "-" and f"{transport}:ci" not in bands
         else:
             assert styles[transport] == "-" and f"{transport}:ci" in bands
 
 
 def test_subtitle_names_cpu_python_and_start_method(df: pd.DataFrame) -> None:
-    title = plots.figure_throughput(df).get_suptitle()
+    title = figure_throughput(df).get_suptitle()
     assert fx.CPU_MODEL in title and "Python 3.11.9" in title and "start method fork" in title
 
 
 def test_ci_band_contains_the_median(df: pd.DataFrame) -> None:
-    table = plots.summarize(
-        df[df["pattern"] == "stream"], ["transport", "payload_bytes"], "mb_per_s"
-    )
+    table = summarize(df[df["pattern"] == "stream"], ["transport", "payload_bytes"], "mb_per_s")
     assert (table["lo"] <= table["median"]).all() and (table["median"] <= table["hi"]).all()
     assert (table["n"] == 5).all()
 
@@ -120,7 +143,7 @@ def test_ci_band_contains_the_median(df: pd.DataFrame) -> None:
 
 
 def test_latency_has_p50_lines_and_p99_whiskers(df: pd.DataFrame) -> None:
-    (ax,) = plots.figure_latency(df).axes
+    (ax,) = figure_latency(df).axes
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     transports = ok_transports(df, "pingpong")
     assert line_gids(ax) == transports
@@ -137,35 +160,35 @@ def test_distribution_from_pooled_samples(rows: list[dict[str, Any]], df: pd.Dat
     samples = pd.DataFrame(
         [(k, v) for k, vs in raw.items() for v in vs], columns=["row_id", "lat_ns"]
     )
-    fig = drawn(plots.figure_latency_distribution(df, samples, payload_bytes=64))
+    fig = drawn(figure_latency_distribution(df, samples, payload_bytes=64))
     (ax,) = fig.axes
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     assert line_gids(ax) == ok_transports(df, "pingpong")
     assert {"p50", "p90", "p99", "p99.9"} <= set(tick_texts(ax))
-    assert any("raw samples pooled" in n for n in plots.figure_notes(fig))
+    assert any("raw samples pooled" in n for n in figure_notes(fig))
     # 5 repeats x 2000 samples = 10000: deep enough for p99.9 (10 beyond it), not for p99.99
     assert len(np.asarray(ax.get_lines()[0].get_xdata())) == 7
 
 
 def test_distribution_without_samples_uses_percentile_columns(df: pd.DataFrame) -> None:
-    fig = plots.figure_latency_distribution(df)
+    fig = figure_latency_distribution(df)
     assert line_gids(fig.axes[0]) == ok_transports(df, "pingpong")
-    assert any("per-repeat" in n for n in plots.figure_notes(fig))
+    assert any("per-repeat" in n for n in figure_notes(fig))
     assert "64 B" in fig.get_suptitle()
 
 
 def test_tail_percentiles_stop_where_samples_run_out() -> None:
     # a percentile needs >= 10 samples beyond it: 150 samples reach p90 (15), not p95 (7.5)
-    assert set(plots.tail_percentiles_us(np.arange(150.0))) == {50, 75, 90}
-    assert 99.9 not in plots.tail_percentiles_us(np.full(9999, 5000.0))
-    assert plots.tail_percentiles_us(np.full(10000, 5000.0))[99.9] == pytest.approx(5.0)
+    assert set(tail_percentiles_us(np.arange(150.0))) == {50, 75, 90}
+    assert 99.9 not in tail_percentiles_us(np.full(9999, 5000.0))
+    assert tail_percentiles_us(np.full(10000, 5000.0))[99.9] == pytest.approx(5.0)
 
 
 # --- 4. scaling -----------------------------------------------------------------------------
 
 
 def test_scaling_has_a_panel_per_pattern_and_marks_logical_cpus(df: pd.DataFrame) -> None:
-    fig = plots.figure_scaling(df)
+    fig = figure_scaling(df)
     assert [ax.get_title() for ax in fig.axes] == ["fan", "taskqueue"]
     for ax in fig.axes:
         assert line_gids(ax) == ok_transports(df, "fan")
@@ -175,16 +198,16 @@ def test_scaling_has_a_panel_per_pattern_and_marks_logical_cpus(df: pd.DataFrame
 
 
 def test_scaling_with_only_fan_notes_the_missing_pattern(df: pd.DataFrame) -> None:
-    fig = plots.figure_scaling(df[df["pattern"] != "taskqueue"])
+    fig = figure_scaling(df[df["pattern"] != "taskqueue"])
     assert len(fig.axes) == 1
-    assert any("taskqueue" in n for n in plots.figure_notes(fig))
+    assert any("taskqueue" in n for n in figure_notes(fig))
 
 
 # --- 5. backpressure ------------------------------------------------------------------------
 
 
 def test_backpressure_throughput_and_blocked_time_per_queue(df: pd.DataFrame) -> None:
-    fig = plots.figure_backpressure(df)
+    fig = figure_backpressure(df)
     throughput, blocked = fig.axes
     queues = ok_transports(df, "backpressure")
     assert line_gids(throughput) == queues == line_gids(blocked)
@@ -195,21 +218,21 @@ def test_backpressure_throughput_and_blocked_time_per_queue(df: pd.DataFrame) ->
 
 def test_backpressure_reads_blocked_time_loaded_as_text(df: pd.DataFrame) -> None:
     as_text = df.assign(blocked_s=df["blocked_s"].map(lambda v: None if pd.isna(v) else str(v)))
-    fig = plots.figure_backpressure(as_text.astype({"blocked_s": "str"}))
+    fig = figure_backpressure(as_text.astype({"blocked_s": "str"}))
     assert line_gids(fig.axes[1]) == ok_transports(df, "backpressure")
 
 
 def test_backpressure_without_blocked_column_notes_it(df: pd.DataFrame) -> None:
-    fig = plots.figure_backpressure(df.drop(columns=["blocked_s"]))
+    fig = figure_backpressure(df.drop(columns=["blocked_s"]))
     assert line_gids(fig.axes[0]) and not line_gids(fig.axes[1])
-    assert any("blocked_s" in n for n in plots.figure_notes(fig))
+    assert any("blocked_s" in n for n in figure_notes(fig))
 
 
 # --- 6. proxy -------------------------------------------------------------------------------
 
 
 def test_proxy_bars_per_object_operation_and_process_count(df: pd.DataFrame) -> None:
-    fig = plots.figure_proxy(df)
+    fig = figure_proxy(df)
     single, shared = fig.axes
     assert single.get_title().startswith("one client") and "shared_state" in shared.get_title()
     assert bar_gids(single) == {"manager_dict", "manager_list"}
@@ -227,8 +250,8 @@ def test_proxy_bars_per_object_operation_and_process_count(df: pd.DataFrame) -> 
 
 
 def test_proxy_with_only_proxy_ops_has_one_panel(df: pd.DataFrame) -> None:
-    fig = plots.figure_proxy(df[df["pattern"] != "shared_state"])
-    assert len(fig.axes) == 1 and plots.skip_reason(fig) is None
+    fig = figure_proxy(df[df["pattern"] != "shared_state"])
+    assert len(fig.axes) == 1 and skip_reason(fig) is None
 
 
 # --- 7. start method and placement -------------------------------------------------------------
@@ -243,9 +266,9 @@ def test_start_method_and_placement_grouped_bars() -> None:
         start_methods=("fork", "spawn"),
         repeats=3,
     )
-    fig = plots.figure_start_method_placement(fx.frame(rows))
+    fig = figure_start_method_placement(fx.frame(rows))
     methods, placements = fig.axes
-    expected = set(MESSAGE) - set(plots.IN_PROCESS_FLOORS)
+    expected = set(MESSAGE) - set(IN_PROCESS_FLOORS)
     assert bar_gids(methods) == expected == bar_gids(placements)
     assert tick_texts(methods) == ["fork", "spawn"]
     assert tick_texts(placements) == ["unpinned", "same", "split"]
@@ -256,24 +279,22 @@ def test_start_method_and_placement_grouped_bars() -> None:
 
 
 def test_cost_breakdown_shows_floors_beside_the_total_never_stacked(df: pd.DataFrame) -> None:
-    fig = plots.figure_cost_breakdown(df, payload_bytes=4096)
+    fig = figure_cost_breakdown(df, payload_bytes=4096)
     (ax,) = fig.axes
-    real = [t for t in plots.transport_order(ok_transports(df, "stream")) if t not in plots.FLOORS]
+    real = [t for t in transport_order(ok_transports(df, "stream")) if t not in FLOORS]
     assert tick_texts(ax) == real
     bars: dict[str, list[Any]] = {}
     for patch in rects(ax):
         bars.setdefault(str(patch.get_gid()), []).append(patch)
     assert set(bars) == {"total", "serialization", "kernel"}
     assert all(p.get_y() == 0 for ps in bars.values() for p in ps)  # nothing stacked
-    table = plots.breakdown_table(
-        plots.fix_dims(
-            df[(df["pattern"] == "stream") & (df["payload_bytes"] == 4096)], ["transport"]
-        )[0]
+    table = breakdown_table(
+        fix_dims(df[(df["pattern"] == "stream") & (df["payload_bytes"] == 4096)], ["transport"])[0]
     )
     heights = [p.get_height() for p in bars["total"]]
     assert heights == pytest.approx(table["total"].to_numpy())
     assert "\u00b5s" in ax.get_ylabel()
-    notes = " ".join(plots.figure_notes(fig))
+    notes = " ".join(figure_notes(fig))
     assert "not stacked" in notes and "do not add up" in notes
 
 
@@ -285,19 +306,19 @@ def test_cost_breakdown_charges_no_pickling_to_bytes_channels() -> None:
         patterns=("stream",),
         noise_sd=0.0,
     )
-    table = plots.breakdown_table(fx.frame(rows)).set_index("transport")
+    table = breakdown_table(fx.frame(rows)).set_index("transport")
     assert np.isnan(table.loc["zmq_ipc", "serialization"])
     assert np.isnan(table.loc["pipe_bytes", "serialization"])
     assert table.loc["pipe", "serialization"] > 0
     assert table.loc["faster_fifo", "serialization"] > 0  # faster_fifo pickles
     assert np.isnan(table.loc["faster_fifo", "kernel"])  # shared memory: no kernel floor
     assert table.loc["zmq_ipc", "kernel_floor"] == "raw_socketpair"
-    fig = plots.figure_cost_breakdown(fx.frame(rows), payload_bytes=4096)
+    fig = figure_cost_breakdown(fx.frame(rows), payload_bytes=4096)
     (ax,) = fig.axes
     pickle_bars = [p for p in rects(ax) if p.get_gid() == "serialization"]
     ser = {t: p.get_height() for t, p in zip(tick_texts(ax), pickle_bars, strict=True)}
     assert ser["zmq_ipc"] == 0 and ser["pipe_bytes"] == 0 and ser["pipe"] > 0
-    notes = " ".join(plots.figure_notes(fig))
+    notes = " ".join(figure_notes(fig))
     assert "no pickle bar: pipe_bytes, zmq_ipc send bytes frames" in notes
     assert "no kernel bar: faster_fifo (shared memory, no kernel copy)" in notes
 
@@ -318,7 +339,7 @@ def test_comparison_ratio_bars_and_shape_lines() -> None:
     frames = two_machines()
     cases = compare(frames, ["A", "B"]).cases
     shape = compare(frames, ["A", "B"], normalize="raw_pipe").cases
-    fig = plots.figure_comparison(cases, shape)
+    fig = figure_comparison(cases, shape)
     bars, lines = fig.axes[0], fig.axes[1]
     assert {g.split(":")[1] for g in bar_gids(bars)} == set(MESSAGE)
     assert {g.split(":")[1] for g in line_gids(lines)} == set(MESSAGE) - {"raw_pipe"}
@@ -329,11 +350,11 @@ def test_comparison_ratio_bars_and_shape_lines() -> None:
 
 def test_comparison_figure_from_machines_and_skips() -> None:
     frames = two_machines()
-    machines = [plots.MachineResults(m, f, fx.META, []) for m, f in zip("AB", frames, strict=True)]
-    fig = plots.comparison_figure(machines)
-    assert plots.skip_reason(fig) is None and len(fig.axes) >= 2
-    assert "two or more" in str(plots.skip_reason(plots.comparison_figure(machines[:1])))
-    assert plots.skip_reason(plots.figure_comparison(pd.DataFrame())) is not None
+    machines = [MachineResults(m, f, fx.META, []) for m, f in zip("AB", frames, strict=True)]
+    fig = comparison_figure(machines)
+    assert skip_reason(fig) is None and len(fig.axes) >= 2
+    assert "two or more" in str(skip_reason(comparison_figure(machines[:1])))
+    assert skip_reason(figure_comparison(pd.DataFrame())) is not None
 
 
 # --- style ----------------------------------------------------------------------------------
@@ -341,7 +362,7 @@ def test_comparison_figure_from_machines_and_skips() -> None:
 
 def test_a_transport_has_the_same_colour_in_every_figure(df: pd.DataFrame) -> None:
     colours: dict[str, set[str]] = {}
-    figures = (plots.figure_throughput(df), plots.figure_latency(df), plots.figure_scaling(df))
+    figures = (figure_throughput(df), figure_latency(df), figure_scaling(df))
     for fig in figures:
         for ax in fig.axes:
             for line in ax.get_lines():
@@ -349,14 +370,14 @@ def test_a_transport_has_the_same_colour_in_every_figure(df: pd.DataFrame) -> No
                     transport = str(line.get_gid()).split(":")[0]
                     colours.setdefault(transport, set()).add(str(line.get_color()))
     assert all(len(c) == 1 for c in colours.values())
-    assert all(c == {plots.style_for(t).color} for t, c in colours.items())
+    assert all(c == {style_for(t).color} for t, c in colours.items())
 
 
 def test_palette_is_distinct_and_unknown_names_are_stable() -> None:
-    colours = [s.color for s in plots.TRANSPORT_STYLES.values()]
+    colours = [s.color for s in TRANSPORT_STYLES.values()]
     assert len(set(colours)) == len(colours)
-    assert plots.style_for("zmq_new") == plots.style_for("zmq_new")
-    assert plots.transport_order(["raw_pipe", "zzz", "queue", "pipe"]) == [
+    assert style_for("zmq_new") == style_for("zmq_new")
+    assert transport_order(["raw_pipe", "zzz", "queue", "pipe"]) == [
         "pipe",
         "queue",
         "zzz",
@@ -366,10 +387,10 @@ def test_palette_is_distinct_and_unknown_names_are_stable() -> None:
 
 def test_legends_do_not_cover_the_plotting_area(df: pd.DataFrame) -> None:
     for fig in (
-        plots.figure_throughput(df),
-        plots.figure_scaling(df),
-        plots.figure_proxy(df),
-        plots.figure_cost_breakdown(df),
+        figure_throughput(df),
+        figure_scaling(df),
+        figure_proxy(df),
+        figure_cost_breakdown(df),
     ):
         drawn(fig)
         legends = [legend for ax in fig.axes if (legend := ax.get_legend()) is not None]
@@ -390,7 +411,7 @@ def test_fixed_dimensions_use_the_most_common_value() -> None:
     rows += fx.make_rows(
         transports=("pipe",), sizes=(64,), patterns=("stream",), placements=("same",), repeats=9
     )
-    sliced, chosen = plots.fix_dims(fx.frame(rows), keep=("transport", "payload_bytes"))
+    sliced, chosen = fix_dims(fx.frame(rows), keep=("transport", "payload_bytes"))
     assert chosen["placement"] == "unpinned"  # preferred when present
     assert set(sliced["placement"]) == {"unpinned"} and len(sliced) == 3
 
@@ -400,17 +421,17 @@ def test_fixed_dimensions_use_the_most_common_value() -> None:
 
 def test_failed_transport_is_left_out_and_noted(rows: list[dict[str, Any]]) -> None:
     broken = fx.frame(fx.fail([dict(r) for r in rows], "queue"))
-    for fig in (plots.figure_throughput(broken), plots.figure_latency(broken)):
+    for fig in (figure_throughput(broken), figure_latency(broken)):
         assert "queue" not in line_gids(fig.axes[0])
-        assert any("queue" in n and "timeout" in n for n in plots.figure_notes(fig))
+        assert any("queue" in n and "timeout" in n for n in figure_notes(fig))
 
 
 def test_missing_patterns_give_skipped_figures_with_reasons(df: pd.DataFrame) -> None:
     only_stream = df[df["pattern"] == "stream"]
     figures = plots.render(only_stream)
-    assert plots.skip_reason(figures["throughput"]) is None
+    assert skip_reason(figures["throughput"]) is None
     for name in ("latency", "latency_distribution", "scaling", "backpressure", "proxy"):
-        reason = plots.skip_reason(figures[name])
+        reason = skip_reason(figures[name])
         assert reason and "not run" in reason
 
 
@@ -421,27 +442,27 @@ def test_every_figure_survives_empty_and_all_failed_input(rows: list[dict[str, A
     for data in (empty, failed):
         for name, fig in plots.render(data).items():
             assert isinstance(fig, Figure), name
-            assert plots.skip_reason(fig), name
-    assert "failed" in str(plots.skip_reason(plots.figure_throughput(failed)))
+            assert skip_reason(fig), name
+    assert "failed" in str(skip_reason(figure_throughput(failed)))
 
 
 def test_save_writes_png_and_svg(tmp_path: Path, df: pd.DataFrame) -> None:
-    paths = plots.save(plots.figure_proxy(df), tmp_path / "out", "proxy")
+    paths = plots.save(figure_proxy(df), tmp_path / "out", "proxy")
     assert [p.name for p in paths] == ["proxy.png", "proxy.svg"]
     assert paths[0].read_bytes().startswith(b"\x89PNG")
     assert b"<svg" in paths[1].read_bytes()[:500]
 
 
 def test_nearest_size() -> None:
-    assert plots.nearest_size([8, 32, 128], 64) == 32
-    assert plots.nearest_size([], 64) is None
+    assert nearest_size([8, 32, 128], 64) == 32
+    assert nearest_size([], 64) is None
 
 
 def test_size_labels_thin_out_without_collisions() -> None:
     sizes = [8, 32, 128, 512, 2048, 8192, 32768, 131072, 524288, 2097152, 8388608, 16777216]
-    kept = plots.spaced_ticks(sizes)
+    kept = spaced_ticks(sizes)
     assert kept[0] == 8 and kept[-1] == 16777216 and 8388608 not in kept
-    assert plots.spaced_ticks([64, 4096, 262144]) == [64, 4096, 262144]
+    assert spaced_ticks([64, 4096, 262144]) == [64, 4096, 262144]
 
 
 def test_not_applicable_parameters_match_any_choice() -> None:
@@ -449,7 +470,7 @@ def test_not_applicable_parameters_match_any_choice() -> None:
     for row in rows:
         if row["transport"] == "memcpy":
             row["start_method"] = None  # in-process floors have no start method
-    (ax,) = plots.figure_throughput(fx.frame(rows)).axes
+    (ax,) = figure_throughput(fx.frame(rows)).axes
     assert line_gids(ax) == {"pipe", "memcpy"}
 
 
@@ -459,8 +480,8 @@ def test_not_applicable_parameters_match_any_choice() -> None:
 def test_decision_map_has_a_cell_per_shape_and_size(df: pd.DataFrame) -> None:
     from ipcbench.analysis import advise
 
-    fig = drawn(plots.figure_decision_map(df))
-    assert plots.skip_reason(fig) is None
+    fig = drawn(figure_decision_map(df))
+    assert skip_reason(fig) is None
     (ax, *_) = fig.axes
     dmap = advise.decision_map(df.to_dict("records"))
     cells = [p for p in rects(ax) if p.get_width() < 1]
@@ -486,26 +507,26 @@ def test_decision_map_colours_the_winner() -> None:
             fa.crafted_rows({"pipe_bytes": few, "queue": tuple(v * 3 for v in few)}, "pingpong")
         )
     ]
-    fig = drawn(plots.figure_decision_map(fx.frame(rows)))
+    fig = drawn(figure_decision_map(fx.frame(rows)))
     (cell,) = [p for p in rects(fig.axes[0]) if p.get_width() < 1]
     assert cell.get_facecolor()[:3] == pytest.approx(
-        matplotlib.colors.to_rgb(plots.style_for("pipe_bytes").color)
+        matplotlib.colors.to_rgb(style_for("pipe_bytes").color)
     )
     assert not cell.get_hatch()
     assert "pipe_bytes\n3.0\u00d7 vs queue" in {t.get_text() for t in fig.axes[0].texts}
 
 
 def test_decision_map_without_rankable_rows_is_skipped() -> None:
-    fig = plots.figure_decision_map(fx.frame(fx.make_rows(patterns=("proxy_ops",))))
-    assert plots.skip_reason(fig) is not None
+    fig = figure_decision_map(fx.frame(fx.make_rows(patterns=("proxy_ops",))))
+    assert skip_reason(fig) is not None
 
 
 def test_machines_figure_bars_are_multiples_of_each_machines_raw_pipe(tmp_path: Path) -> None:
     fa.write_machine(tmp_path, "base")
     fa.write_machine(tmp_path, "slow_queue", transport_factors={"queue": 1.3})
-    machines = plots.load_machines([tmp_path])
-    fig = drawn(plots.figure_machines(machines))
-    assert plots.skip_reason(fig) is None
+    machines = load_machines([tmp_path])
+    fig = drawn(figure_machines(machines))
+    assert skip_reason(fig) is None
     top, _, ping, _ = fig.axes  # absolute above, normalised below; pingpong, stream
     assert top.get_title() == "pingpong 64 B"
     assert tick_texts(top) == ["pipe", "queue", "raw_pipe"]
@@ -520,4 +541,4 @@ def test_machines_figure_bars_are_multiples_of_each_machines_raw_pipe(tmp_path: 
     assert tick_texts(ping) == ["pipe", "queue"]
     heights = sorted(round(p.get_height(), 2) for p in rects(ping))
     assert heights == [2.0, 2.0, 5.0, 6.5]
-    assert plots.skip_reason(plots.figure_machines(machines[:1])) is not None
+    assert skip_reason(figure_machines(machines[:1])) is not None

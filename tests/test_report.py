@@ -18,6 +18,7 @@ from ipcbench import cli
 from ipcbench.analysis import summary
 from ipcbench.cli import plot as plot_command
 from ipcbench.errors import IpcbenchError
+from ipcbench.params import human_size
 from ipcbench.views import plots, report
 
 SECTIONS = (
@@ -552,7 +553,7 @@ def test_decision_map_and_recommendations_agree(exact: pd.DataFrame) -> None:
     }
     assert dmap.cells
     for cell in dmap.cells:
-        verdict = verdicts[(cell.shape, plots.human_size(cell.payload_bytes))]
+        verdict = verdicts[(cell.shape, human_size(cell.payload_bytes))]
         assert verdict.replace("tie: ", "").replace(", ", " = ") == cell.label
 
 

@@ -18,7 +18,7 @@ from ipcbench.errors import IpcbenchError
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from ipcbench.views.plots import MachineResults
+    from ipcbench.views.inputs import MachineResults
 
 PLOTS_ROOT = Path("plots")
 COMPARISON_DIR = "comparison"

@@ -31,6 +31,12 @@ from ipcbench.analysis import advise, ranking, stats, summary
 from ipcbench.errors import IpcbenchError
 from ipcbench.params import human_size
 from ipcbench.views import plots
+from ipcbench.views.axes import figure_notes, skip_reason
+from ipcbench.views.figures.comparison import comparison_figure
+from ipcbench.views.figures.decision_map import figure_decision_map
+from ipcbench.views.figures.machines import figure_machines
+from ipcbench.views.inputs import MachineResults
+from ipcbench.views.slicing import nearest_size, pattern_rows
 
 ALPHA = 0.05
 MAX_LISTED = 40
@@ -272,7 +278,7 @@ def _placement_comparisons(
     if "split" not in placements or other is None:
         return []
     sizes = {g.payload_bytes for g in found if g.get("placement") == "split"}
-    size = plots.nearest_size(sizes, PLACEMENT_TARGET_BYTES)
+    size = nearest_size(sizes, PLACEMENT_TARGET_BYTES)
     by_key = {(g.key, g.get("placement")): g for g in found}
     out = []
     for g in found:
@@ -324,7 +330,7 @@ def _proxy_comparisons(
 
 def _proxy_size(proxies: Sequence[ranking.Group]) -> int | None:
     small = [g.payload_bytes for g in proxies if g.payload_bytes <= PROXY_MAX_BYTES]
-    return plots.nearest_size(small, PROXY_TARGET_BYTES) if small else None
+    return nearest_size(small, PROXY_TARGET_BYTES) if small else None
 
 
 def _plain_shape(group: ranking.Group) -> bool:
@@ -463,9 +469,7 @@ def proxy_findings(stated: Sequence[Stated], df: pd.DataFrame) -> list[str]:
     """Manager proxy operations at a small size, against a Pipe round trip of the same
     setting; said plainly when proxies were measured only at large sizes."""
     if not stated:
-        sizes = sorted(
-            {int(s) for s in plots.pattern_rows(df, "proxy_ops")["payload_bytes"].dropna()}
-        )
+        sizes = sorted({int(s) for s in pattern_rows(df, "proxy_ops")["payload_bytes"].dropna()})
         if not sizes:
             return []
         return [
@@ -660,13 +664,13 @@ def figure_blocks(figures: Mapping[str, Figure], pngs: Mapping[str, bytes]) -> l
     blocks: list[Block] = []
     skipped = []
     for name, fig in figures.items():
-        reason = plots.skip_reason(fig)
+        reason = skip_reason(fig)
         if reason is not None:
             skipped.append(f"{name}: {reason}")
             continue
         title = fig.get_suptitle().split("\n")[0]
         blocks.append(
-            FigureBlock(name, title, pngs[name], CAPTIONS.get(name, ""), plots.figure_notes(fig))
+            FigureBlock(name, title, pngs[name], CAPTIONS.get(name, ""), figure_notes(fig))
         )
     if skipped:
         blocks += [Paragraph("Figures not drawn:"), Bullets(skipped)]
@@ -724,7 +728,7 @@ MACHINES_TEXT = (
 
 
 def machines_blocks(
-    machines: Sequence[plots.MachineResults],
+    machines: Sequence[MachineResults],
     figures: Mapping[str, Figure],
     pngs: Mapping[str, bytes],
 ) -> list[Block]:
@@ -750,11 +754,11 @@ SECTION_FIGURES = (plots.DECISION_MAP_FIGURE, plots.MACHINES_FIGURE)
 
 
 def report_blocks(
-    machine: plots.MachineResults,
+    machine: MachineResults,
     figures: Mapping[str, Figure],
     pngs: Mapping[str, bytes],
     notes: Sequence[str] = (),
-    others: Sequence[plots.MachineResults] = (),
+    others: Sequence[MachineResults] = (),
     analysis: Analysis | None = None,
 ) -> list[Block]:
     df, meta = machine.df, machine.meta
@@ -803,9 +807,9 @@ class ReportFiles:
 
 
 def write_report(
-    machine: plots.MachineResults,
+    machine: MachineResults,
     out_dir: Path,
-    others: Sequence[plots.MachineResults] = (),
+    others: Sequence[MachineResults] = (),
     names: Sequence[str] = tuple(plots.FIGURES),
 ) -> ReportFiles:
     """Draw the figures, save them (PNG + SVG) and write report.html and report.md to out_dir.
@@ -815,11 +819,11 @@ def write_report(
     samples, samples_note = machine.samples()
     analysis = analyse(machine.df)
     dmap = decision_map(machine.df, analysis)
-    figures = {plots.DECISION_MAP_FIGURE: plots.figure_decision_map(machine.df, machine.meta, dmap)}
+    figures = {plots.DECISION_MAP_FIGURE: figure_decision_map(machine.df, machine.meta, dmap)}
     figures.update(plots.render(machine.df, names, machine.meta, samples))
     if others:
-        figures[plots.COMPARISON_FIGURE] = plots.comparison_figure([machine, *others])
-        figures[plots.MACHINES_FIGURE] = plots.figure_machines([machine, *others])
+        figures[plots.COMPARISON_FIGURE] = comparison_figure([machine, *others])
+        figures[plots.MACHINES_FIGURE] = figure_machines([machine, *others])
     paths, pngs = _save_figures(figures, out_dir)
     notes = [samples_note] if samples_note else []
     blocks = report_blocks(machine, figures, pngs, notes, others, analysis)
@@ -835,7 +839,7 @@ def _save_figures(
     paths: list[Path] = []
     pngs: dict[str, bytes] = {}
     for name, fig in figures.items():
-        if plots.skip_reason(fig) is None:
+        if skip_reason(fig) is None:
             saved = plots.save(fig, out_dir, name)
             paths += saved
             pngs[name] = saved[0].read_bytes()

@@ -1,0 +1,1 @@
+"""One module per figure family; the registry is ``ipcbench.views.plots``."""
