@@ -41,20 +41,8 @@ DEFAULT_SIZES: tuple[int, ...] = (
     16777216,
 )
 QUICK_SIZES: tuple[int, ...] = (64, 4096, 262144)
-# Patterns with many processes sweep fewer sizes unless --sizes is given.
-SCALING_PATTERNS = (
-    "fan",
-    "taskqueue",
-    "shared_state",
-    "backpressure",
-    "nowait",
-    "lifecycle",
-    "rate",
-)
-SCALING_SIZES: tuple[int, ...] = (1024,)
-DEFAULT_COUNTS: tuple[int, ...] = (1, 2, 4, 8)
-BACKPRESSURE_MAXSIZES: tuple[int, ...] = (1, 16, 256, 0)
-DEFAULT_RATES: tuple[str, ...] = ("10%", "25%", "50%", "75%", "90%", "100%", "110%")
+# Pattern-specific grids (counts, maxsizes, rates, the many-process sizes) are in each
+# pattern's entry in ipcbench.measure.catalogue.
 PAYLOAD_KINDS: tuple[str, ...] = ("bytes", "object")
 PLACEMENTS: tuple[str, ...] = ("unpinned", "same", "split")
 MAX_PAYLOAD_BYTES = 1024**3

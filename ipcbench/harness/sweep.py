@@ -9,28 +9,15 @@ from typing import TYPE_CHECKING
 
 from ipcbench import transports
 from ipcbench.errors import IpcbenchError
-from ipcbench.params import (
-    BACKPRESSURE_MAXSIZES,
-    DEFAULT_COUNTS,
-    DEFAULT_RATES,
-    DEFAULT_SIZES,
-    QUICK_SIZES,
-    SCALING_PATTERNS,
-    SCALING_SIZES,
-    Case,
-    dedupe,
-)
+from ipcbench.measure import catalogue
+from ipcbench.measure.catalogue import PatternInfo
+from ipcbench.params import DEFAULT_SIZES, QUICK_SIZES, Case, dedupe
 
 if TYPE_CHECKING:
     from ipcbench.harness.settings import Settings
 
-QUICK_SCALING_SIZES: tuple[int, ...] = (4096,)
-QUICK_COUNTS: tuple[int, ...] = (1, 2)
-QUICK_MAXSIZES: tuple[int, ...] = (1, 0)
-QUICK_RATES: tuple[str, ...] = ("50%",)
 COPIES_PER_MESSAGE = 16  # rough bound on live copies of one payload across the processes
 COPIES_PER_PROCESS = 4  # rough bound on live copies of one payload in each process holding it
-MANY_PROCESS_PATTERNS = ("fan", "taskqueue", "shared_state")  # parent + producers + consumers
 
 
 def check_memory(s: Settings) -> None:
@@ -63,7 +50,7 @@ def _process_counts_and_sizes(s: Settings) -> Iterable[tuple[int, tuple[int, ...
     for t_name in s.transports:
         cls = transports.get(t_name)
         for pattern in s.patterns:
-            if pattern in cls.patterns:
+            if takes(cls, pattern):
                 yield _processes_involved(s, cls, pattern), sizes_for(s, pattern)
 
 
@@ -71,7 +58,7 @@ def _processes_involved(s: Settings, cls: type[transports.Transport], pattern: s
     """The most processes one case of this transport x pattern runs (the parent included)."""
     if cls.in_process:
         return 1
-    if pattern in MANY_PROCESS_PATTERNS:
+    if catalogue.info(pattern).many_process:
         producers, consumers = counts_for(s, pattern)
         return max(producers) + max(consumers) + 1
     return 2  # the parent and one child
@@ -83,23 +70,37 @@ def _payload_copies(n_procs: int) -> int:
     return max(COPIES_PER_MESSAGE, n_procs * COPIES_PER_PROCESS)
 
 
+def takes(cls: type[transports.Transport], pattern: str) -> bool:
+    """Whether the transport runs the pattern (it lists it, or the pattern's entry names it)."""
+    return pattern in cls.patterns or cls.name in catalogue.info(pattern).transports
+
+
+def ops_for(cls: type[transports.Transport], pattern: str) -> tuple[str, ...]:
+    """The ops of a pattern on a transport: the transport's own list, else the pattern's."""
+    return cls.ops.get(pattern, catalogue.info(pattern).ops)
+
+
 def sizes_for(s: Settings, pattern: str) -> tuple[int, ...]:
-    """--sizes if given; else the full grid, or one size for many-process patterns."""
+    """--sizes if given; else the pattern's grid (many-process patterns: one size), or the
+    global one."""
     if s.sizes:
         return s.sizes
-    if pattern in SCALING_PATTERNS:
-        return QUICK_SCALING_SIZES if s.quick else SCALING_SIZES
+    entry = catalogue.info(pattern)
+    sizes = entry.quick_sizes if s.quick else entry.sizes
+    if sizes is not None:
+        return sizes
     return QUICK_SIZES if s.quick else DEFAULT_SIZES
 
 
 def counts_for(s: Settings, pattern: str) -> tuple[list[int], list[int]]:
     """(producers, consumers) to sweep for a pattern."""
-    default = list(QUICK_COUNTS if s.quick else DEFAULT_COUNTS)
+    entry = catalogue.info(pattern)
+    default = list(entry.quick_counts if s.quick else entry.counts)
     producers = list(s.producers) or default
     consumers = list(s.consumers) or default
-    if pattern in ("fan", "taskqueue"):
+    if entry.counted == "producers_consumers":
         return producers, consumers
-    if pattern == "shared_state":
+    if entry.counted == "producers":
         return producers, [0]
     return [1], [1]
 
@@ -109,15 +110,21 @@ def maxsizes_for(s: Settings, cls: type[transports.Transport], pattern: str) -> 
         return [None]
     if s.maxsizes:
         return list(s.maxsizes)
-    if pattern == "backpressure":
-        return list(QUICK_MAXSIZES if s.quick else BACKPRESSURE_MAXSIZES)
-    return [0]
+    entry = catalogue.info(pattern)
+    return list(entry.quick_maxsizes if s.quick else entry.maxsizes)
 
 
 def loads_for(s: Settings, pattern: str) -> list[str]:
-    if pattern != "rate":
+    entry = catalogue.info(pattern)
+    if not entry.sweeps_loads:
         return [""]
-    return list(s.rates) or list(QUICK_RATES if s.quick else DEFAULT_RATES)
+    return list(s.rates) or list(entry.quick_loads if s.quick else entry.loads)
+
+
+def applies(entry: PatternInfo, op: str, maxsize: int | None) -> bool:
+    """Whether an op runs at this maxsize (some run on unbounded queues only; the entry's
+    note says why)."""
+    return not (maxsize and op in entry.unbounded_only_ops)
 
 
 def expand(s: Settings) -> list[Case]:
@@ -126,7 +133,7 @@ def expand(s: Settings) -> list[Case]:
     for t_name in s.transports:
         cls = transports.get(t_name)
         for pattern in s.patterns:
-            if pattern not in cls.patterns:
+            if not takes(cls, pattern):
                 continue
             cases.extend(_cases_for(s, cls, pattern))
     return dedupe(cases)
@@ -137,6 +144,7 @@ def _cases_for(s: Settings, cls: type[transports.Transport], pattern: str) -> It
     methods = [""] if cls.in_process else list(s.start_methods)
     placements = dedupe("same" if (cls.in_process and p == "split") else p for p in s.placements)
     producers, consumers = counts_for(s, pattern)
+    entry = catalogue.info(pattern)
     fault = s.faults[0] if s.faults else ""
     grid = itertools.product(
         sizes_for(s, pattern),
@@ -144,14 +152,14 @@ def _cases_for(s: Settings, cls: type[transports.Transport], pattern: str) -> It
         methods,
         maxsizes_for(s, cls, pattern),
         placements,
-        cls.ops.get(pattern, ("",)),
+        ops_for(cls, pattern),
         producers,
         consumers,
         loads_for(s, pattern),
     )
     for size, kind, method, maxsize, placement, op, n_prod, n_cons, load in grid:
-        if op == "close_join" and maxsize:
-            continue  # unbounded only: why in patterns.lifecycle.CLOSE_JOIN_UNBOUNDED_ONLY
+        if not applies(entry, op, maxsize):
+            continue
         yield Case(
             transport=cls.name,
             pattern=pattern,
