@@ -80,6 +80,13 @@ def new_figure(title: str, sub: str, ncols: int = 1) -> tuple[Figure, list[Axes]
     return fig, list(axes)
 
 
+def data_figure(
+    title: str, df: pd.DataFrame, meta: Meta | None, chosen: Mapping[str, str], ncols: int = 1
+) -> tuple[Figure, list[Axes]]:
+    """``new_figure`` with the subtitle of ``df``'s machine and the values fixed in ``chosen``."""
+    return new_figure(title, subtitle(meta_of(df, meta), chosen), ncols)
+
+
 def set_notes(fig: Figure, notes: Iterable[str | None]) -> None:
     """Write the notes under the plot (a footer laid out by constrained layout)."""
     text = "\n".join(n for n in notes if n)

@@ -103,6 +103,15 @@ def pattern_rows(df: pd.DataFrame, *patterns: str) -> pd.DataFrame:
     return df[df["pattern"].isin(patterns)] if "pattern" in df.columns else df.iloc[0:0]
 
 
+def per_size(
+    df: pd.DataFrame, pattern: str, value: str
+) -> tuple[pd.DataFrame, dict[str, str], pd.DataFrame]:
+    """A pattern's rows with every dimension but transport and payload size fixed, the values
+    chosen, and the median (with interval) of ``value`` per transport and payload size."""
+    rows, chosen = fix_dims(pattern_rows(df, pattern), keep=("transport", "payload_bytes"))
+    return rows, chosen, summarize(rows, ["transport", "payload_bytes"], value)
+
+
 def failure_note(df: pd.DataFrame) -> str | None:
     """'not ok: queue 3x timeout, ...' for the rows of a figure, or None when all are ok."""
     bad = df[df["status"] != "ok"]

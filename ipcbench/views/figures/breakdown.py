@@ -12,24 +12,7 @@ from matplotlib.figure import Figure
 
 from ipcbench.analysis import ranking
 from ipcbench.params import human_size
-from ipcbench.views.axes import (
-    Meta,
-    add_legend,
-    category_axis,
-    meta_of,
-    new_figure,
-    set_notes,
-    skipped_figure,
-    subtitle,
-    tag,
-)
-from ipcbench.views.slicing import (
-    failure_note,
-    fix_dims,
-    nearest_size,
-    no_rows_reason,
-    pattern_rows,
-)
+from ipcbench.views import axes, slicing
 from ipcbench.views.style import (
     FLOORS,
     KERNEL_COLOR,
@@ -109,26 +92,30 @@ def breakdown_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def figure_cost_breakdown(
-    df: pd.DataFrame, payload_bytes: int | None = None, meta: Meta | None = None
+    df: pd.DataFrame, payload_bytes: int | None = None, meta: axes.Meta | None = None
 ) -> Figure:
     """Per channel at one size, side by side (never stacked): its time per message (stream),
     the pickle floor (only for channels that pickle) and the raw kernel floor its bytes pass
     through, each measured alone. Stages overlap inside a channel, so they do not add up."""
     title = "Time per message beside the floors it contains (stream)"
-    rows = pattern_rows(df, "stream")
+    rows = slicing.pattern_rows(df, "stream")
     sizes = rows.loc[rows["transport"] == "pickle", "payload_bytes"].dropna()
-    size = payload_bytes or nearest_size(sizes if len(sizes) else rows["payload_bytes"], 4096)
+    size = payload_bytes or slicing.nearest_size(
+        sizes if len(sizes) else rows["payload_bytes"], 4096
+    )
     if size is None:
-        return skipped_figure(title, no_rows_reason(rows, "stream"))
-    rows, chosen = fix_dims(rows[rows["payload_bytes"] == size], keep=("transport",))
+        return axes.skipped_figure(title, slicing.no_rows_reason(rows, "stream"))
+    rows, chosen = slicing.fix_dims(rows[rows["payload_bytes"] == size], keep=("transport",))
     table = breakdown_table(rows)
     if table.empty:
-        return skipped_figure(title, no_rows_reason(rows, f"stream at {human_size(size)}"))
+        return axes.skipped_figure(
+            title, slicing.no_rows_reason(rows, f"stream at {human_size(size)}")
+        )
     chosen["payload_bytes"] = str(size)
-    fig, (ax,) = new_figure(title, subtitle(meta_of(df, meta), chosen))
+    fig, (ax,) = axes.data_figure(title, df, meta, chosen)
     _side_by_side(ax, table)
-    add_legend(fig, [ax], "bar")
-    set_notes(fig, _breakdown_notes(table, rows))
+    axes.add_legend(fig, [ax], "bar")
+    axes.set_notes(fig, _breakdown_notes(table, rows))
     return fig
 
 
@@ -153,7 +140,7 @@ def _side_by_side(ax: Axes, table: pd.DataFrame) -> None:
         else:
             colors, style = KERNEL_COLOR, {}
         bars = ax.bar(pos, heights, width, color=colors, edgecolor="white", label=label, **style)
-        tag(bars, column)
+        axes.tag(bars, column)
     for xi, total in zip(x - 0.4 + width / 2, table["total"], strict=True):
         ax.annotate(
             f"{total:.3g}",
@@ -164,14 +151,14 @@ def _side_by_side(ax: Axes, table: pd.DataFrame) -> None:
             xytext=(0, 2),
             textcoords="offset points",
         )
-    category_axis(ax, list(table["transport"]), "channel")
+    axes.category_axis(ax, list(table["transport"]), "channel")
     ax.set_ylabel("time per message (\u00b5s)")
     ax.grid(True, axis="y", alpha=0.3)
 
 
 def _breakdown_notes(table: pd.DataFrame, rows: pd.DataFrame) -> list[str | None]:
     notes: list[str | None] = [
-        failure_note(rows),
+        slicing.failure_note(rows),
         "Bars side by side, not stacked: each floor is measured alone, and inside a channel the "
         "stages overlap in time",
         "(a Queue's feeder thread pickles while the reader copies), so the floors do not add up "

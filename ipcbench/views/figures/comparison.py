@@ -13,18 +13,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from ipcbench.params import human_size
-from ipcbench.views.axes import (
-    FIGSIZE_IN,
-    Meta,
-    legend_right,
-    ratio_axis,
-    set_notes,
-    size_axis,
-    skipped_figure,
-    tag,
-)
+from ipcbench.views import axes, slicing
 from ipcbench.views.inputs import MachineResults
-from ipcbench.views.slicing import fix_dims, nearest_size
 from ipcbench.views.style import MACHINE_COLORS, style_for, transport_order
 
 # Input: ``compare.compare(frames).cases`` (one row per case and set B compared with set A:
@@ -52,14 +42,16 @@ def _comparison_slice(cases: pd.DataFrame, pattern: str | None) -> tuple[pd.Data
         counts = cases["pattern"].value_counts()
         preferred = [p for p in ("stream", "pingpong") if p in counts.index]
         pattern = preferred[0] if preferred else str(counts.index[0])
-    rows, _ = fix_dims(cases[cases["pattern"] == pattern], keep=("transport", "payload_bytes"))
+    rows, _ = slicing.fix_dims(
+        cases[cases["pattern"] == pattern], keep=("transport", "payload_bytes")
+    )
     return rows, pattern
 
 
 def _ratio_bars(ax: Axes, rows: pd.DataFrame, machines: Sequence[str]) -> None:
     """Bars grouped by transport; inside a group one bar per (size, machine B)."""
     all_sizes = sorted({int(s) for s in rows["payload_bytes"]})
-    sizes = sorted({nearest_size(all_sizes, t) or 0 for t in COMPARE_BAR_SIZES} - {0})
+    sizes = sorted({slicing.nearest_size(all_sizes, t) or 0 for t in COMPARE_BAR_SIZES} - {0})
     rows = rows[rows["payload_bytes"].isin(sizes)]
     transports = transport_order(rows["transport"])
     slots = [(s, m) for s in sizes for m in machines]
@@ -82,7 +74,7 @@ def _ratio_bars(ax: Axes, rows: pd.DataFrame, machines: Sequence[str]) -> None:
     groups = ax.secondary_xaxis(-0.16)
     groups.set_xticks(range(len(transports)), transports, fontsize=8, rotation=20, ha="right")
     groups.tick_params(length=0)
-    ratio_axis(ax, "time ratio B / A (> 1: B slower)")
+    axes.ratio_axis(ax, "time ratio B / A (> 1: B slower)")
 
 
 def _ratio_bar(ax: Axes, x: float, width: float, row: pd.Series, i: int, transport: str) -> None:
@@ -104,7 +96,7 @@ def _ratio_bar(ax: Axes, x: float, width: float, row: pd.Series, i: int, transpo
         error_kw={"elinewidth": 0.7},
         label=f"_{row['b_set']}",
     )
-    tag(bars, f"{row['b_set']}:{transport}")
+    axes.tag(bars, f"{row['b_set']}:{transport}")
 
 
 def _shape_lines(ax: Axes, shape: pd.DataFrame, machines: Sequence[str]) -> None:
@@ -123,8 +115,8 @@ def _shape_lines(ax: Axes, shape: pd.DataFrame, machines: Sequence[str]) -> None
                 label=f"_{machine}:{transport}",
             )
             line.set_gid(f"{machine}:{transport}")
-    size_axis(ax, shape["payload_bytes"])
-    ratio_axis(ax, "normalised time ratio B / A")
+    axes.size_axis(ax, shape["payload_bytes"])
+    axes.ratio_axis(ax, "normalised time ratio B / A")
 
 
 def _comparison_legend(
@@ -146,14 +138,14 @@ def _comparison_legend(
         )
         for t in transports
     ]
-    legend_right(ax, handles, [str(h.get_label()) for h in handles], f"A = {a_set}")
+    axes.legend_right(ax, handles, [str(h.get_label()) for h in handles], f"A = {a_set}")
 
 
 def figure_comparison(
     cases: pd.DataFrame,
     shape: pd.DataFrame | None = None,
     pattern: str | None = None,
-    meta: Meta | None = None,
+    meta: axes.Meta | None = None,
 ) -> Figure:
     """Cross-CPU comparison: time-ratio bars with 95% CIs per transport and size (top; pale bars
     are not significant), and shape-normalised ratio lines vs size (bottom; one colour per
@@ -161,7 +153,7 @@ def figure_comparison(
     title = "Cross-CPU comparison"
     missing = [c for c in COMPARE_NEEDS if c not in cases.columns]
     if missing or cases.empty:
-        return skipped_figure(
+        return axes.skipped_figure(
             title,
             f"comparison frame lacks columns {missing}"
             if missing
@@ -170,7 +162,7 @@ def figure_comparison(
     rows, pattern = _comparison_slice(cases, pattern)
     machines = list(dict.fromkeys(rows["b_set"].astype(str)))
     a_set = str(rows["a_set"].iloc[0])
-    fig = Figure(figsize=(FIGSIZE_IN[0], 8.5), layout="constrained")
+    fig = Figure(figsize=(axes.FIGSIZE_IN[0], 8.5), layout="constrained")
     top, bottom = fig.subplots(2, 1)
     info = meta or {}
     fig.suptitle(
@@ -188,7 +180,7 @@ def figure_comparison(
         bottom.set_axis_off()
         notes.append("shape panel needs a normalised comparison (compare(..., normalize=...))")
     _comparison_legend(top, a_set, machines, transport_order(rows["transport"]))
-    set_notes(fig, notes)
+    axes.set_notes(fig, notes)
     return fig
 
 
@@ -205,7 +197,7 @@ def comparison_figure(machines: Sequence[MachineResults], baseline: str | None =
     from ipcbench.errors import IpcbenchError
 
     if len(machines) < 2:
-        return skipped_figure("Cross-CPU comparison", "needs results of two or more machines")
+        return axes.skipped_figure("Cross-CPU comparison", "needs results of two or more machines")
     frames = [m.df for m in machines]
     labels = [m.machine_id for m in machines]
     common = set.intersection(*(set(f.loc[f["status"] == "ok", "transport"]) for f in frames))
@@ -214,5 +206,5 @@ def comparison_figure(machines: Sequence[MachineResults], baseline: str | None =
         cases = compare(frames, labels).cases
         shape = compare(frames, labels, normalize=base).cases if base else None
     except IpcbenchError as exc:
-        return skipped_figure("Cross-CPU comparison", str(exc))
+        return axes.skipped_figure("Cross-CPU comparison", str(exc))
     return figure_comparison(cases, shape, meta=machines[0].meta)

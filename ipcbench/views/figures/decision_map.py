@@ -13,13 +13,15 @@ from matplotlib.patches import Patch, Rectangle
 
 from ipcbench.analysis import ranking
 from ipcbench.params import human_size
-from ipcbench.views.axes import FIGSIZE_IN, Meta, meta_of, set_notes, skipped_figure, subtitle
+from ipcbench.views import axes
 from ipcbench.views.style import style_for, transport_order
 
 TIE_HATCH = "///"
 
 
-def figure_decision_map(df: pd.DataFrame, meta: Meta | None = None, dmap: Any = None) -> Figure:
+def figure_decision_map(
+    df: pd.DataFrame, meta: axes.Meta | None = None, dmap: Any = None
+) -> Figure:
     """Payload size across, shape down (pingpong latency, stream throughput, fan at each P x C
     measured); each cell coloured by its winner, hatched for a tie group (coloured by its
     lowest-time channel), labelled with the channel(s) and the margin over the runner-up."""
@@ -29,12 +31,12 @@ def figure_decision_map(df: pd.DataFrame, meta: Meta | None = None, dmap: Any = 
     if dmap is None:  # ranked here; the report passes its own (one family with its tables)
         dmap = advise.decision_map(df.to_dict("records") if len(df) else [])
     if not dmap.cells:
-        return skipped_figure(title, "no ok pingpong, stream or fan rows of two channels")
+        return axes.skipped_figure(title, "no ok pingpong, stream or fan rows of two channels")
     chosen = {k: v for k, v in dmap.setting.items() if k != "start_method"}
     chosen["start_method"] = dmap.setting.get("start_method", "")
-    fig = Figure(figsize=(FIGSIZE_IN[0], 1.6 + 0.75 * len(dmap.shapes)), layout="constrained")
+    fig = Figure(figsize=(axes.FIGSIZE_IN[0], 1.6 + 0.75 * len(dmap.shapes)), layout="constrained")
     ax = fig.subplots()
-    fig.suptitle(f"{title}\n{subtitle(meta_of(df, meta), chosen)}", fontsize=11)
+    fig.suptitle(f"{title}\n{axes.subtitle(axes.meta_of(df, meta), chosen)}", fontsize=11)
     seen: dict[str, str] = {}
     for y, shape in enumerate(dmap.shapes):
         for x, size in enumerate(dmap.sizes):
@@ -52,7 +54,7 @@ def figure_decision_map(df: pd.DataFrame, meta: Meta | None = None, dmap: Any = 
     handles = [Patch(facecolor=style_for(t).color, label=t) for t in transport_order(seen)]
     handles.append(Patch(facecolor="white", edgecolor="#444444", hatch=TIE_HATCH, label="tie"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    set_notes(
+    axes.set_notes(
         fig,
         textwrap.wrap(
             "Cell: the winner (beats every other channel: Mann-Whitney, Benjamini-Hochberg "

@@ -9,46 +9,25 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from ipcbench.analysis import stats
 from ipcbench.params import human_size
-from ipcbench.views.axes import (
-    Meta,
-    add_legend,
-    log_y,
-    meta_of,
-    new_figure,
-    plot_line,
-    set_notes,
-    size_axis,
-    skipped_figure,
-    subtitle,
-    tag,
-)
-from ipcbench.views.slicing import (
-    failure_note,
-    fix_dims,
-    nearest_size,
-    no_rows_reason,
-    pattern_rows,
-    summarize,
-)
+from ipcbench.views import axes, slicing
 from ipcbench.views.style import style_for, transport_order
 
 
-def figure_latency(df: pd.DataFrame, meta: Meta | None = None) -> Figure:
+def figure_latency(df: pd.DataFrame, meta: axes.Meta | None = None) -> Figure:
     """Round-trip latency vs payload size: p50 line with whiskers up to p99, log-log."""
     title = "Round-trip latency vs payload size (pingpong)"
-    rows, chosen = fix_dims(pattern_rows(df, "pingpong"), keep=("transport", "payload_bytes"))
-    p50 = summarize(rows, ["transport", "payload_bytes"], "lat_p50_us")
+    rows, chosen, p50 = slicing.per_size(df, "pingpong", "lat_p50_us")
     if p50.empty:
-        return skipped_figure(title, no_rows_reason(rows, "pingpong"))
-    p99 = summarize(rows, ["transport", "payload_bytes"], "lat_p99_us")
+        return axes.skipped_figure(title, slicing.no_rows_reason(rows, "pingpong"))
+    p99 = slicing.summarize(rows, ["transport", "payload_bytes"], "lat_p99_us")
     table = p50.merge(p99, on=["transport", "payload_bytes"], how="left", suffixes=("", "_p99"))
-    fig, (ax,) = new_figure(title, subtitle(meta_of(df, meta), chosen))
+    fig, (ax,) = axes.data_figure(title, df, meta, chosen)
     transports = transport_order(table["transport"])
     for i, transport in enumerate(transports):
         part = table[table["transport"] == transport].sort_values("payload_bytes")
         dodge = 2.0 ** (0.06 * (i - (len(transports) - 1) / 2))  # keep whiskers apart
         x = part["payload_bytes"] * dodge
-        plot_line(ax, transport, x, part["median"], None)
+        axes.plot_line(ax, transport, x, part["median"], None)
         upper = (part["median_p99"] - part["median"]).clip(lower=0).fillna(0)
         bars = ax.errorbar(
             x,
@@ -59,11 +38,11 @@ def figure_latency(df: pd.DataFrame, meta: Meta | None = None) -> Figure:
             elinewidth=0.9,
             capsize=2,
         )
-        tag(bars, f"{transport}:p99")
-    size_axis(ax, table["payload_bytes"])
-    log_y(ax, "round-trip latency (\u00b5s)")
-    add_legend(fig, [ax], "p50, whisker to p99")
-    set_notes(fig, [failure_note(rows)])
+        axes.tag(bars, f"{transport}:p99")
+    axes.size_axis(ax, table["payload_bytes"])
+    axes.log_y(ax, "round-trip latency (\u00b5s)")
+    axes.add_legend(fig, [ax], "p50, whisker to p99")
+    axes.set_notes(fig, [slicing.failure_note(rows)])
     return fig
 
 
@@ -133,7 +112,7 @@ def figure_latency_distribution(
     df: pd.DataFrame,
     samples: pd.DataFrame | None = None,
     payload_bytes: int | None = None,
-    meta: Meta | None = None,
+    meta: axes.Meta | None = None,
 ) -> Figure:
     """Percentile curve (p50 ... p99.99) per transport at one size, log axes so the tail shows.
 
@@ -141,31 +120,35 @@ def figure_latency_distribution(
     percentile columns are used (p50, p90, p99, p99.9).
     """
     title = "Round-trip latency distribution (pingpong)"
-    rows = pattern_rows(df, "pingpong")
-    size = payload_bytes or nearest_size(rows["payload_bytes"].dropna(), 64)
+    rows = slicing.pattern_rows(df, "pingpong")
+    size = payload_bytes or slicing.nearest_size(rows["payload_bytes"].dropna(), 64)
     if size is None:
-        return skipped_figure(title, no_rows_reason(rows, "pingpong"))
-    rows, chosen = fix_dims(rows[rows["payload_bytes"] == size], keep=("transport",))
+        return axes.skipped_figure(title, slicing.no_rows_reason(rows, "pingpong"))
+    rows, chosen = slicing.fix_dims(rows[rows["payload_bytes"] == size], keep=("transport",))
     curves, all_raw = _distribution_curves(rows, samples)
     if not curves:
-        return skipped_figure(title, no_rows_reason(rows, f"pingpong at {human_size(size)}"))
+        return axes.skipped_figure(
+            title, slicing.no_rows_reason(rows, f"pingpong at {human_size(size)}")
+        )
     chosen["payload_bytes"] = str(size)
-    fig, (ax,) = new_figure(title, subtitle(meta_of(df, meta), chosen))
+    fig, (ax,) = axes.data_figure(title, df, meta, chosen)
     for transport in transport_order(curves):
         qs = sorted(curves[transport])
-        plot_line(ax, transport, [_tail_x(q) for q in qs], [curves[transport][q] for q in qs], None)
+        axes.plot_line(
+            ax, transport, [_tail_x(q) for q in qs], [curves[transport][q] for q in qs], None
+        )
     ax.set_xscale("log")
     ax.xaxis.set_major_locator(FixedLocator([_tail_x(q) for q in _TICK_QUANTILES]))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"p{100 - 100 / x:g}"))
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("percentile (log tail scale)")
-    log_y(ax, "round-trip latency (\u00b5s)")
-    add_legend(fig, [ax])
+    axes.log_y(ax, "round-trip latency (\u00b5s)")
+    axes.add_legend(fig, [ax])
     source = (
         "percentiles of raw samples pooled across repeats"
         if all_raw
         else "no raw samples for some transports: their curves use the median of the per-repeat "
         "p50/p90/p99/p99.9 columns"
     )
-    set_notes(fig, [source, failure_note(rows)])
+    axes.set_notes(fig, [source, slicing.failure_note(rows)])
     return fig

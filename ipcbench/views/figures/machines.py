@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from ipcbench.analysis import stats
 from ipcbench.params import human_size
-from ipcbench.views.axes import FIGSIZE_IN, log_y, metric_label, skipped_figure
+from ipcbench.views import axes
 from ipcbench.views.inputs import MachineResults
 from ipcbench.views.style import KERNEL_COLOR, MACHINE_COLORS, transport_order
 
@@ -23,7 +23,7 @@ def figure_machines(machines: Sequence[MachineResults]) -> Figure:
 
     title = "Machines side by side: absolute, and relative to each machine's raw_pipe"
     if len(machines) < 2:
-        return skipped_figure(title, "needs results of two or more machines")
+        return axes.skipped_figure(title, "needs results of two or more machines")
     labelled = [(m.machine_id, m.df) for m in machines]
     normalised = advise.normalised_figures(labelled)
     absolute = advise.absolute_figures(labelled)
@@ -35,8 +35,10 @@ def figure_machines(machines: Sequence[MachineResults]) -> Figure:
         if common:
             panels.append((pattern, min(common)))
     if not panels:
-        return skipped_figure(title, "no pingpong or stream size with raw_pipe on every machine")
-    fig = Figure(figsize=(FIGSIZE_IN[0], 7.5), layout="constrained")
+        return axes.skipped_figure(
+            title, "no pingpong or stream size with raw_pipe on every machine"
+        )
+    fig = Figure(figsize=(axes.FIGSIZE_IN[0], 7.5), layout="constrained")
     grid = fig.subplots(2, len(panels), squeeze=False)
     ids = ", ".join(m.machine_id for m in machines)
     fig.suptitle(f"{title}\nmachines: {ids}", fontsize=11)
@@ -47,10 +49,10 @@ def figure_machines(machines: Sequence[MachineResults]) -> Figure:
         metric, _ = stats.primary_metric(pattern)
         top, bottom = grid[0][col], grid[1][col]
         _machine_bars(top, machines, absolute, (pattern, size), [*names, "raw_pipe"])
-        log_y(top, metric_label(metric))
+        axes.log_y(top, axes.metric_label(metric))
         top.set_title(f"{pattern} {human_size(size)}", fontsize=10)
         _machine_bars(bottom, machines, normalised, (pattern, size), names)
-        log_y(bottom, "time \u00d7 own raw_pipe (lower is better)")
+        axes.log_y(bottom, "time \u00d7 own raw_pipe (lower is better)")
         bottom.axhline(1.0, color=KERNEL_COLOR, linestyle="--", linewidth=0.8)
     grid[0][-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="machine")
     return fig

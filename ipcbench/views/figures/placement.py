@@ -7,70 +7,58 @@ from matplotlib.figure import Figure
 
 from ipcbench.analysis import stats
 from ipcbench.params import human_size
-from ipcbench.views.axes import (
-    Meta,
-    add_legend,
-    grouped_bars,
-    linear_y,
-    meta_of,
-    metric_label,
-    new_figure,
-    set_notes,
-    skipped_figure,
-    subtitle,
-)
-from ipcbench.views.slicing import (
-    dim_keys,
-    failure_note,
-    fix_dims,
-    nearest_size,
-    no_rows_reason,
-    pattern_rows,
-    summarize,
-)
+from ipcbench.views import axes, slicing
 from ipcbench.views.style import IN_PROCESS_FLOORS
 
 
 def _dimension_table(rows: pd.DataFrame, dim: str, metric: str) -> pd.DataFrame:
-    sliced, _ = fix_dims(rows, keep=("transport", dim))
-    table = summarize(sliced, ["transport", dim], metric)
+    sliced, _ = slicing.fix_dims(rows, keep=("transport", dim))
+    table = slicing.summarize(sliced, ["transport", dim], metric)
     return table.assign(category=table[dim].astype("string").fillna("?"))
 
 
 def figure_start_method_placement(
-    df: pd.DataFrame, payload_bytes: int | None = None, meta: Meta | None = None
+    df: pd.DataFrame, payload_bytes: int | None = None, meta: axes.Meta | None = None
 ) -> Figure:
     """Grouped bars at one payload size: pingpong p50 (or stream MB/s) by start method and by
     placement, one bar per transport (in-process floors left out)."""
     title = "Start method and CPU placement"
-    pattern = "pingpong" if not pattern_rows(df, "pingpong").empty else "stream"
+    pattern = "pingpong" if not slicing.pattern_rows(df, "pingpong").empty else "stream"
     metric, higher_better = stats.primary_metric(pattern)
-    rows = pattern_rows(df, pattern)
+    rows = slicing.pattern_rows(df, pattern)
     rows = rows[~rows["transport"].isin(IN_PROCESS_FLOORS)]
-    size = payload_bytes or nearest_size(rows["payload_bytes"].dropna(), 64)
+    size = payload_bytes or slicing.nearest_size(rows["payload_bytes"].dropna(), 64)
     if size is None:
-        return skipped_figure(title, no_rows_reason(rows, "pingpong/stream"))
+        return axes.skipped_figure(title, slicing.no_rows_reason(rows, "pingpong/stream"))
     rows = rows[rows["payload_bytes"] == size]
     tables = [(dim, _dimension_table(rows, dim, metric)) for dim in ("start_method", "placement")]
     if all(t.empty for _, t in tables):
-        return skipped_figure(title, no_rows_reason(rows, f"{pattern} at {human_size(size)}"))
-    _, chosen = fix_dims(rows, keep=("transport", "start_method", "placement"))
+        return axes.skipped_figure(
+            title, slicing.no_rows_reason(rows, f"{pattern} at {human_size(size)}")
+        )
+    _, chosen = slicing.fix_dims(rows, keep=("transport", "start_method", "placement"))
     chosen["start_method"] = ", ".join(
-        sorted(set(dim_keys(rows["start_method"])), key=_category_key)
+        sorted(set(slicing.dim_keys(rows["start_method"])), key=_category_key)
     )
-    fig, axes = new_figure(
-        f"{title} ({pattern}, {human_size(size)})", subtitle(meta_of(df, meta), chosen), ncols=2
+    fig, panel_axes = axes.data_figure(
+        f"{title} ({pattern}, {human_size(size)})",
+        df,
+        meta,
+        chosen,
+        ncols=2,
     )
-    notes = [failure_note(rows)]
-    for ax, (dim, table) in zip(axes, tables, strict=True):
+    notes = [slicing.failure_note(rows)]
+    for ax, (dim, table) in zip(panel_axes, tables, strict=True):
         categories = sorted(set(table["category"]), key=_category_key)
-        grouped_bars(ax, table, categories)
+        axes.grouped_bars(ax, table, categories)
         ax.set_xlabel(dim.replace("_", " "))
-        linear_y(ax, metric_label(metric))
+        axes.linear_y(ax, axes.metric_label(metric))
         if len(categories) == 1:
             notes.append(f"only {dim.replace('_', ' ')} '{categories[0]}' was run")
-    add_legend(fig, axes, "median, 95% CI" + ("" if higher_better else " (lower is better)"))
-    set_notes(fig, notes)
+    axes.add_legend(
+        fig, panel_axes, "median, 95% CI" + ("" if higher_better else " (lower is better)")
+    )
+    axes.set_notes(fig, notes)
     return fig
 
 

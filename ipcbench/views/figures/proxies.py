@@ -11,19 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from ipcbench.params import human_size
-from ipcbench.views.axes import (
-    Meta,
-    category_axis,
-    legend_right,
-    linear_y,
-    meta_of,
-    new_figure,
-    set_notes,
-    skipped_figure,
-    subtitle,
-    tag,
-)
-from ipcbench.views.slicing import failure_note, fix_dims, no_rows_reason, pattern_rows, summarize
+from ipcbench.views import axes, slicing
 from ipcbench.views.style import style_for, transport_order
 
 _PROCESS_HATCHES = ("", "//", "xx", "..", "\\\\", "oo")
@@ -47,13 +35,19 @@ def _proxy_table(
     df: pd.DataFrame, pattern: str
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
     """(rows, ops/s summary per transport, transport.op and process count, chosen dims)."""
-    rows, chosen = fix_dims(pattern_rows(df, pattern), keep=("transport", "op", "producers"))
+    rows, chosen = slicing.fix_dims(
+        slicing.pattern_rows(df, pattern), keep=("transport", "op", "producers")
+    )
     op = rows["op"].astype("string").fillna("")
     rows = rows.assign(
         ops_per_s=_ops_per_s(rows) if not rows.empty else np.nan,
         category=rows["transport"].astype("string") + "." + op,
     )
-    return rows, summarize(rows, ["transport", "category", "producers"], "ops_per_s"), chosen
+    return (
+        rows,
+        slicing.summarize(rows, ["transport", "category", "producers"], "ops_per_s"),
+        chosen,
+    )
 
 
 def _proxy_bars(ax: Axes, table: pd.DataFrame, all_procs: Sequence[int]) -> None:
@@ -81,11 +75,11 @@ def _proxy_bars(ax: Axes, table: pd.DataFrame, all_procs: Sequence[int]) -> None
                 capsize=2,
                 label=f"_{transport}",
             )
-            tag(bars, transport)
-    category_axis(ax, categories, "manager object . operation")
+            axes.tag(bars, transport)
+    axes.category_axis(ax, categories, "manager object . operation")
 
 
-def figure_proxy(df: pd.DataFrame, meta: Meta | None = None) -> Figure:
+def figure_proxy(df: pd.DataFrame, meta: axes.Meta | None = None) -> Figure:
     """Manager proxy cost: ops/s by object.operation (x) and process count (hatch); one panel
     for a single client (proxy_ops), one for K processes updating at once (shared_state)."""
     title = "Manager proxy cost"
@@ -95,20 +89,24 @@ def figure_proxy(df: pd.DataFrame, meta: Meta | None = None) -> Figure:
         if not table.empty:
             panels.append((rows, table, chosen, panel_title, ylabel))
     if not panels:
-        reason = no_rows_reason(pattern_rows(df, "proxy_ops", "shared_state"), "proxy_ops")
-        return skipped_figure(title, reason.replace("'proxy_ops'", "'proxy_ops'/'shared_state'"))
+        reason = slicing.no_rows_reason(
+            slicing.pattern_rows(df, "proxy_ops", "shared_state"), "proxy_ops"
+        )
+        return axes.skipped_figure(
+            title, reason.replace("'proxy_ops'", "'proxy_ops'/'shared_state'")
+        )
     chosen = {k: v for k, v in panels[0][2].items() if k != "payload_bytes"}
-    fig, axes = new_figure(title, subtitle(meta_of(df, meta), chosen), ncols=len(panels))
+    fig, panel_axes = axes.data_figure(title, df, meta, chosen, ncols=len(panels))
     procs = sorted({int(p) for panel in panels for p in panel[1]["producers"]})
     transports = transport_order(t for panel in panels for t in panel[1]["transport"])
-    for ax, (_, table, panel_chosen, panel_title, ylabel) in zip(axes, panels, strict=True):
+    for ax, (_, table, panel_chosen, panel_title, ylabel) in zip(panel_axes, panels, strict=True):
         _proxy_bars(ax, table, procs)
-        linear_y(ax, ylabel)
+        axes.linear_y(ax, ylabel)
         size = panel_chosen.get("payload_bytes")
         where = f", {human_size(int(float(size)))}" if size else ""
         ax.set_title(panel_title.replace(")", where + ")"), fontsize=10)
-    _proxy_legend(axes[-1], transports, procs)
-    set_notes(fig, [failure_note(rows) for rows, *_ in panels])
+    _proxy_legend(panel_axes[-1], transports, procs)
+    axes.set_notes(fig, [slicing.failure_note(rows) for rows, *_ in panels])
     return fig
 
 
@@ -123,6 +121,6 @@ def _proxy_legend(ax: Axes, transports: Sequence[str], procs: Sequence[int]) -> 
         )
         for j, n in enumerate(procs)
     ]
-    legend_right(
+    axes.legend_right(
         ax, handles, [str(h.get_label()) for h in handles], "colour = object, hatch = processes"
     )

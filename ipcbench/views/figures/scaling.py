@@ -6,24 +6,12 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ipcbench.views.axes import (
-    Meta,
-    add_legend,
-    category_axis,
-    log_y,
-    meta_of,
-    new_figure,
-    plot_line,
-    set_notes,
-    skipped_figure,
-    subtitle,
-)
-from ipcbench.views.slicing import failure_note, fix_dims, no_rows_reason, pattern_rows, summarize
+from ipcbench.views import axes, slicing
 from ipcbench.views.style import transport_order
 
 
 def _scaling_panel(ax: Axes, rows: pd.DataFrame, pattern: str, cpus: int | None) -> None:
-    table = summarize(rows, ["transport", "producers", "consumers"], "msgs_per_s")
+    table = slicing.summarize(rows, ["transport", "producers", "consumers"], "msgs_per_s")
     table = table.assign(total=table["producers"] + table["consumers"])
     combos = table[["producers", "consumers", "total"]].drop_duplicates()
     combos = combos.sort_values(["total", "producers"])
@@ -37,9 +25,9 @@ def _scaling_panel(ax: Axes, rows: pd.DataFrame, pattern: str, cpus: int | None)
     ]
     for transport in transport_order(table["transport"]):
         part = table[table["transport"] == transport].sort_values("x")
-        plot_line(ax, transport, part["x"], part["median"], (part["lo"], part["hi"]))
-    category_axis(ax, labels, "producers \u00d7 consumers")
-    log_y(ax, "aggregate throughput (msgs/s)")
+        axes.plot_line(ax, transport, part["x"], part["median"], (part["lo"], part["hi"]))
+    axes.category_axis(ax, labels, "producers \u00d7 consumers")
+    axes.log_y(ax, "aggregate throughput (msgs/s)")
     ax.set_title(pattern, fontsize=10)
     if cpus:
         fits = [i for i, total in enumerate(combos["total"]) if total <= cpus]
@@ -49,7 +37,7 @@ def _scaling_panel(ax: Axes, rows: pd.DataFrame, pattern: str, cpus: int | None)
         )
 
 
-def _logical_cpus(df: pd.DataFrame, meta: Meta) -> int | None:
+def _logical_cpus(df: pd.DataFrame, meta: axes.Meta) -> int | None:
     if meta.get("logical_cpus"):
         return int(meta["logical_cpus"])
     if "logical_cpus" in df.columns and df["logical_cpus"].notna().any():
@@ -57,28 +45,33 @@ def _logical_cpus(df: pd.DataFrame, meta: Meta) -> int | None:
     return None
 
 
-def figure_scaling(df: pd.DataFrame, meta: Meta | None = None) -> Figure:
+def figure_scaling(df: pd.DataFrame, meta: axes.Meta | None = None) -> Figure:
     """Aggregate throughput vs producers x consumers (fan, taskqueue); logical CPUs marked."""
     title = "Scaling with producers \u00d7 consumers"
     panels = []
     for pattern in ("fan", "taskqueue"):
-        rows, chosen = fix_dims(
-            pattern_rows(df, pattern), keep=("transport", "producers", "consumers")
+        rows, chosen = slicing.fix_dims(
+            slicing.pattern_rows(df, pattern), keep=("transport", "producers", "consumers")
         )
-        if not summarize(rows, ["transport"], "msgs_per_s").empty:
+        if not slicing.summarize(rows, ["transport"], "msgs_per_s").empty:
             panels.append((pattern, rows, chosen))
     if not panels:
-        return skipped_figure(
-            title, no_rows_reason(pattern_rows(df, "fan", "taskqueue"), "fan/taskqueue")
+        return axes.skipped_figure(
+            title,
+            slicing.no_rows_reason(slicing.pattern_rows(df, "fan", "taskqueue"), "fan/taskqueue"),
         )
-    info = meta_of(df, meta)
-    fig, axes = new_figure(title, subtitle(info, panels[0][2]), ncols=len(panels))
-    for ax, (pattern, rows, _) in zip(axes, panels, strict=True):
+    info = axes.meta_of(df, meta)
+    fig, panel_axes = axes.new_figure(title, axes.subtitle(info, panels[0][2]), ncols=len(panels))
+    for ax, (pattern, rows, _) in zip(panel_axes, panels, strict=True):
         _scaling_panel(ax, rows, pattern, _logical_cpus(df, info))
-    add_legend(fig, axes, "median, 95% CI band")
+    axes.add_legend(fig, panel_axes, "median, 95% CI band")
     missing = [p for p in ("fan", "taskqueue") if p not in [x[0] for x in panels]]
     notes = [
-        f"{pattern}: {failure_note(rows)}" for pattern, rows, _ in panels if failure_note(rows)
+        f"{pattern}: {slicing.failure_note(rows)}"
+        for pattern, rows, _ in panels
+        if slicing.failure_note(rows)
     ]
-    set_notes(fig, [f"no successful rows for: {', '.join(missing)}" if missing else None, *notes])
+    axes.set_notes(
+        fig, [f"no successful rows for: {', '.join(missing)}" if missing else None, *notes]
+    )
     return fig
