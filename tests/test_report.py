@@ -20,6 +20,10 @@ from ipcbench.cli import plot as plot_command
 from ipcbench.errors import IpcbenchError
 from ipcbench.params import human_size
 from ipcbench.views import plots, report
+from ipcbench.views.report.analysis import analyse
+from ipcbench.views.report.blocks import Table, to_markdown
+from ipcbench.views.report.findings import key_findings
+from ipcbench.views.report.tables import recommendation_table, stability_lines
 
 SECTIONS = (
     "Decision map",
@@ -125,7 +129,7 @@ def exact() -> pd.DataFrame:
 
 
 def test_key_findings_name_the_ratio(exact: pd.DataFrame) -> None:
-    findings = report.key_findings(exact)
+    findings = key_findings(exact)
     # pingpong at 64 B: pipe 2 x (12 + 64/900) us vs queue 2 x (25 + 64/700) us -> 2.08x
     assert (
         "pipe is 2.1\u00d7 faster than queue at 64 B on this CPU (pingpong; bytes, fork, "
@@ -141,7 +145,7 @@ def test_key_findings_name_the_ratio(exact: pd.DataFrame) -> None:
 
 
 def test_recommendations_best_margin_and_significance(exact: pd.DataFrame) -> None:
-    table = report.recommendation_table(exact)
+    table = recommendation_table(exact)
     rows = {(r[0], r[1]): r for r in table.rows}
     best = rows[("pingpong (lat_p50_us)", "64 B")]
     assert best[2:5] == ["bytes, fork, unpinned", "1\u00d71", "pipe"]
@@ -153,20 +157,20 @@ def test_recommendation_margin_not_significant_with_few_repeats() -> None:
     df = fx.frame(
         fx.make_rows(transports=("pipe", "queue"), sizes=(64,), patterns=("stream",), repeats=3)
     )
-    (row,) = report.recommendation_table(df).rows
+    (row,) = recommendation_table(df).rows
     assert row[-1].startswith("no (p = ")
     assert row[4] == "tie: pipe, queue"  # never a lone name that does not beat the runner-up
 
 
 def test_single_transport_has_no_runner_up() -> None:
     df = fx.frame(fx.make_rows(transports=("pipe",), sizes=(64,), patterns=("stream",)))
-    (row,) = report.recommendation_table(df).rows
+    (row,) = recommendation_table(df).rows
     assert row[-1] == "only one channel"
     assert row[4] == "pipe (only channel)"
 
 
 def test_markdown_tables_escape_pipes() -> None:
-    text = report.to_markdown([report.Table(["a"], [["x | y"]])])
+    text = to_markdown([Table(["a"], [["x | y"]])])
     assert "x \\| y" in text
 
 
@@ -329,7 +333,7 @@ def test_best_is_not_said_when_the_runner_up_is_not_beaten() -> None:
     # the make-bench report: "At 8 B, pipe_bytes has the best round-trip latency (74.5 us),
     # 4.7x faster than manager_queue" while pipe_bytes vs pipe was p = 0.22
     df = crafted(fa.crafted_rows(fa.TIE_8B_P022, "pingpong", 8))
-    findings = report.key_findings(df)
+    findings = key_findings(df)
     (sentence,) = [f for f in findings if f.startswith("At 8 B")]
     assert "has the best" not in sentence
     assert sentence.startswith(
@@ -342,7 +346,7 @@ def test_best_is_not_said_when_the_runner_up_is_not_beaten() -> None:
 
 def test_best_is_said_when_it_beats_every_other_channel() -> None:
     values = {**fa.TIE_8B_P022, "pipe": tuple(v * 2 for v in fa.TIE_8B_P022["pipe"])}
-    findings = report.key_findings(crafted(fa.crafted_rows(values, "pingpong", 8)))
+    findings = key_findings(crafted(fa.crafted_rows(values, "pingpong", 8)))
     assert any(
         f.startswith("At 8 B (bytes, fork, unpinned), pipe_bytes has the best round-trip latency")
         and "faster than the runner-up pipe" in f
@@ -358,7 +362,7 @@ def test_recommendation_at_128_B_is_a_tie_between_sizes_led_by_pipe_bytes() -> N
         fa.crafted_rows(fa.TIE_128B_P042, "pingpong", 128),
         fa.crafted_rows(lead, "pingpong", 256),
     )
-    rows = {r[1]: r for r in report.recommendation_table(df).rows}
+    rows = {r[1]: r for r in recommendation_table(df).rows}
     assert rows["64 B"][4] == rows["256 B"][4] == "pipe_bytes"
     tie = rows["128 B"]
     assert tie[4] == "tie: simplequeue, pipe_bytes"
@@ -373,7 +377,7 @@ def test_rankings_never_mix_placements_or_start_methods() -> None:
         fa.crafted_rows(fast_same, "pingpong", 64, placement="same"),
         fa.crafted_rows(fast_same, "pingpong", 64, placement="same", start_method="spawn"),
     )
-    rows = {r[2]: r[4] for r in report.recommendation_table(df).rows}
+    rows = {r[2]: r[4] for r in recommendation_table(df).rows}
     assert rows == {
         "bytes, fork, same": "pipe",
         "bytes, fork, split": "queue",
@@ -392,7 +396,7 @@ FLOOR_167 = {
 def test_a_peer_above_the_floor_is_not_charged_to_multiprocessing() -> None:
     # the old finding: "zmq_ipc reaches 167% of the raw_socketpair floor's throughput: the rest
     # is the cost of the multiprocessing machinery"
-    findings = report.key_findings(crafted(fa.crafted_rows(FLOOR_167, "stream", 65536)))
+    findings = key_findings(crafted(fa.crafted_rows(FLOOR_167, "stream", 65536)))
     floor = [f for f in findings if "floor" in f]
     assert len(floor) == 2
     assert floor[0].startswith(
@@ -410,7 +414,7 @@ def test_a_peer_above_the_floor_is_not_charged_to_multiprocessing() -> None:
 def test_a_multiprocessing_channel_above_the_floor_is_said_plainly() -> None:
     values = {**FLOOR_167, "pipe": FLOOR_167["zmq_ipc"]}
     del values["zmq_ipc"]
-    findings = report.key_findings(crafted(fa.crafted_rows(values, "stream", 65536)))
+    findings = key_findings(crafted(fa.crafted_rows(values, "stream", 65536)))
     (floor,) = [f for f in findings if "floor" in f]
     assert "pipe moves 167% of the raw_socketpair floor's throughput" in floor
     assert "not a floor here and says nothing about multiprocessing's cost" in floor
@@ -421,7 +425,7 @@ def test_a_channel_level_with_the_floor_is_a_tie() -> None:
         "raw_socketpair": FLOOR_167["raw_socketpair"],
         "pipe": (99_200.0, 99_700, 100_100, 100_400, 100_900),
     }
-    findings = report.key_findings(crafted(fa.crafted_rows(values, "stream", 65536)))
+    findings = key_findings(crafted(fa.crafted_rows(values, "stream", 65536)))
     (floor,) = [f for f in findings if "floor" in f]
     assert "does not differ significantly from the raw_socketpair floor" in floor
     assert "no cost of multiprocessing is measurable" in floor
@@ -442,7 +446,7 @@ def test_placement_without_a_difference_is_no_finding_of_a_difference() -> None:
             placement="split",
         ),
     )
-    (placement,) = [f for f in report.key_findings(df) if "('split')" in f]
+    (placement,) = [f for f in key_findings(df) if "('split')" in f]
     assert "1.0\u00d7" not in placement and "matters" not in placement
     assert placement.startswith(
         "At 64 B (bytes, fork), a round trip across CPUs ('split') does not differ "
@@ -457,7 +461,7 @@ def test_placement_difference_is_tested_per_channel() -> None:
         fa.crafted_rows(values, "pingpong", 64, placement="same"),
         fa.crafted_rows(split, "pingpong", 64, placement="split"),
     )
-    (placement,) = [f for f in report.key_findings(df) if "('split')" in f]
+    (placement,) = [f for f in key_findings(df) if "('split')" in f]
     assert "is significantly slower than on one CPU ('same') for pipe (3.0\u00d7" in placement
     assert "does not differ significantly for queue" in placement
 
@@ -481,7 +485,7 @@ def test_proxy_finding_is_readable_at_a_small_size_and_compared_like_with_like()
         fa.crafted_rows({"pipe": (20.0, 20.5, 21.0, 21.5, 22.0)}, "pingpong", 64),
         fa.crafted_rows({"pipe": (2500.0, 2510, 2520, 2530, 2540)}, "pingpong", 2097152),
     )
-    (proxy,) = [f for f in report.key_findings(df) if "Manager proxy" in f]
+    (proxy,) = [f for f in key_findings(df) if "Manager proxy" in f]
     assert "e+0" not in proxy and "2 MiB" not in proxy
     assert proxy.startswith(
         "At 64 B (bytes, fork, unpinned), one Manager proxy operation takes 42.0 \u00b5s "
@@ -495,13 +499,13 @@ def test_proxy_finding_does_not_compare_across_start_methods() -> None:
         proxy_rows(64, "set", PROXY_US),
         fa.crafted_rows({"pipe": SAME_US}, "pingpong", 64, start_method="spawn"),
     )
-    (proxy,) = [f for f in report.key_findings(df) if "Manager proxy" in f]
+    (proxy,) = [f for f in key_findings(df) if "Manager proxy" in f]
     assert "no Pipe round trip was measured in the same setting" in proxy
 
 
 def test_proxy_measured_only_at_large_sizes_is_said_plainly() -> None:
     df = crafted(proxy_rows(2097152, "set", PROXY_US))
-    (proxy,) = [f for f in report.key_findings(df) if "Manager proxy" in f]
+    (proxy,) = [f for f in key_findings(df) if "Manager proxy" in f]
     assert proxy.startswith("Manager proxy operations were measured only at 2 MiB and above")
 
 
@@ -516,7 +520,7 @@ def test_stability_warnings_are_grouped_by_pattern_and_cause_worst_first() -> No
     parts.append(fa.crafted_rows({"pipe": (10.0, 10.1, 10.2)}, "pingpong", 128))
     parts.append(fa.crafted_rows({"pipe": tuple(20.0 * f for f in noisy)}, "pingpong", 64))
     meta = {"warnings": ["load average 1.5 at start", "pipe stream 64 B bytes fork unpinned: x"]}
-    lines = report.stability_lines(crafted(*parts), meta)
+    lines = stability_lines(crafted(*parts), meta)
     assert lines == summary.grouped_warnings(crafted(*parts).to_dict("records"), meta["warnings"])
     assert lines[0] == "load average 1.5 at start"  # per-case metadata lines are recomputed
     assert len(lines) == 4
@@ -545,9 +549,9 @@ def test_decision_map_is_the_first_section_with_its_figure(written: report.Repor
 
 def test_decision_map_and_recommendations_agree(exact: pd.DataFrame) -> None:
     """One family: a cell of the map says what the recommendation row of its group says."""
-    analysis = report.analyse(exact)
+    analysis = analyse(exact)
     dmap = report.decision_map(exact, analysis)
-    table = report.recommendation_table(exact, analysis)
+    table = recommendation_table(exact, analysis)
     verdicts = {
         (row[0].split(" ")[0], row[1]): row[4] for row in table.rows if row[3] == "1\u00d71"
     }
