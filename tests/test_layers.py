@@ -49,9 +49,17 @@ def imported(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-            found.update(f"{node.module}.{a.name}" for a in node.names)
+            # `from ipcbench.measure import catalogue` imports the module catalogue
+            found.update(_most_specific(node.module, a.name) for a in node.names)
     return {name for name in found if name.startswith("ipcbench")}
+
+
+def _most_specific(module: str, name: str) -> str:
+    """``module.name`` when that is a module or package of ours, else ``module``."""
+    below = PACKAGE.parent.joinpath(*f"{module}.{name}".split("."))
+    if below.with_suffix(".py").exists() or (below / "__init__.py").exists():
+        return f"{module}.{name}"
+    return module
 
 
 def violations(name: str, targets: set[str]) -> list[str]:
@@ -104,3 +112,10 @@ def test_nothing_below_the_cli_imports_it() -> None:
         and any(t.startswith("ipcbench.cli") for t in imported(p))
     ]
     assert users == []
+
+
+def test_a_from_import_of_a_module_counts_as_that_module() -> None:
+    assert _most_specific("ipcbench.measure", "catalogue") == "ipcbench.measure.catalogue"
+    assert _most_specific("ipcbench.measure", "patterns") == "ipcbench.measure.patterns"
+    catalogue = "ipcbench.measure.catalogue"
+    assert _most_specific(catalogue, "PatternInfo") == catalogue
