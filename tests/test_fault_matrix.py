@@ -236,6 +236,7 @@ def test_the_child_that_failed_first_is_reported_not_its_peer(tmp_path: Path) ->
     are dead before the watcher looks; the killed one must be reported."""
     from ipcbench import transports
     from ipcbench.measure.patterns.base import Children
+    from ipcbench.measure.patterns.pingpong import Echo
     from ipcbench.transports.base import ChannelSpec
     from ipcbench.wire import make_payload
 
@@ -246,8 +247,8 @@ def test_the_child_that_failed_first_is_reported_not_its_peer(tmp_path: Path) ->
     channels = [transports.get("pipe")().open(ctx, spec, duplex=True) for _ in range(2)]
     old_handler = signal.signal(signal.SIGUSR1, lambda *_: None)  # the watcher's wake-up call
     try:
-        control = children.start("echo", channels[0].child, check, "object", None, "", 0)
-        children.start("echo", channels[1].child, check, "object", None, "", 1)
+        control = children.start(Echo, channels[0].child, check, "object", None, "", 0)
+        children.start(Echo, channels[1].child, check, "object", None, "", 1)
         for ch in channels:
             ch.child.close()
         children.procs[1].kill()  # child 1 is the one that fails ...

@@ -19,10 +19,11 @@ from ipcbench.errors import DeliveryError
 from ipcbench.harness.settings import build_settings
 from ipcbench.harness.sweep import expand
 from ipcbench.measure.patterns.base import Placement
-from ipcbench.measure.patterns.fan import STALL_S, Fan, TaskQueue
+from ipcbench.measure.patterns.fan import STALL_S, Fan
 from ipcbench.measure.patterns.lifecycle import CLOSE_JOIN_UNBOUNDED_ONLY, Lifecycle
 from ipcbench.measure.patterns.pingpong import PingPong
 from ipcbench.measure.patterns.shared_state import SharedState
+from ipcbench.measure.patterns.taskqueue import TaskQueue
 from ipcbench.params import Case
 from ipcbench.wire import fan_seq
 

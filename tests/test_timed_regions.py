@@ -20,10 +20,10 @@ from conftest import leftover_processes
 import ipcbench.transports.queues as queues_module
 from ipcbench import transports
 from ipcbench.measure.patterns.base import Placement
-from ipcbench.measure.patterns.fan import TaskQueue
 from ipcbench.measure.patterns.lifecycle import Lifecycle
 from ipcbench.measure.patterns.pingpong import PingPong
 from ipcbench.measure.patterns.stream import Stream
+from ipcbench.measure.patterns.taskqueue import TaskQueue
 from ipcbench.measure.verify import Verifier
 from ipcbench.params import Case
 from ipcbench.transports.queues import QueueEnd

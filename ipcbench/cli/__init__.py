@@ -220,7 +220,7 @@ def _add_list(sub: argparse._SubParsersAction) -> None:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from ipcbench import transports
-    from ipcbench.measure import patterns
+    from ipcbench.measure import catalogue
 
     print("transports:")
     for cls in transports.all_transports():
@@ -236,11 +236,11 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"  {cls.name:<15} {cls.description}{status}")
         print(f"  {'':<15} patterns: {', '.join(cls.patterns)}; {'; '.join(params)}")
     print("patterns:")
-    for name, text in patterns.DESCRIPTIONS.items():
-        print(f"  {name:<15} {text}")
-        if name in patterns.NOTES:
+    for entry in catalogue.CATALOGUE.values():
+        print(f"  {entry.name:<15} {entry.description}")
+        if entry.note:
             note = textwrap.fill(
-                patterns.NOTES[name], width=100, initial_indent=" " * 18, subsequent_indent=" " * 18
+                entry.note, width=100, initial_indent=" " * 18, subsequent_indent=" " * 18
             )
             print(note)
     return 0

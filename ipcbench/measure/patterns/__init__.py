@@ -1,54 +1,60 @@
-"""Pattern registry: each pattern is a Session class that starts its processes and times itself."""
+"""Pattern registry: each pattern is a Session class that starts its processes and times itself.
+
+Which patterns exist, and what the harness needs to know of each, is the catalogue
+(``ipcbench.measure.catalogue``); a pattern's module is imported only when a case of it runs.
+``open_session`` is the one way to open a case's session (driver, pyperf runner, benchmarks).
+"""
 
 from __future__ import annotations
 
+import importlib
+import os
+from typing import TYPE_CHECKING, Any
+
 from ipcbench.errors import IpcbenchError
-from ipcbench.measure.patterns.base import Session
-from ipcbench.measure.patterns.fan import Fan, TaskQueue
-from ipcbench.measure.patterns.flow import Backpressure, Nowait
-from ipcbench.measure.patterns.lifecycle import CLOSE_JOIN_UNBOUNDED_ONLY, Lifecycle
-from ipcbench.measure.patterns.pingpong import PingPong
-from ipcbench.measure.patterns.proxy_ops import ProxyOps
-from ipcbench.measure.patterns.rate import Rate
-from ipcbench.measure.patterns.shared_state import SharedState
-from ipcbench.measure.patterns.stream import Stream
+from ipcbench.measure import catalogue
 
-PATTERNS: dict[str, type[Session]] = {
-    "pingpong": PingPong,
-    "stream": Stream,
-    "proxy_ops": ProxyOps,
-    "fan": Fan,
-    "taskqueue": TaskQueue,
-    "shared_state": SharedState,
-    "backpressure": Backpressure,
-    "nowait": Nowait,
-    "lifecycle": Lifecycle,
-    "rate": Rate,
-}
-
-DESCRIPTIONS: dict[str, str] = {
-    "pingpong": "latency: parent sends, child echoes; every round trip timed",
-    "stream": "throughput: child produces, parent receives + verifies; timed at arrival",
-    "proxy_ops": "Manager dict/list: child writes, parent reads back; per-op latency",
-    "fan": "P producers x C consumers (--producers/--consumers); exactly-once across consumers",
-    "taskqueue": "JoinableQueue tasks: P producers, C daemon consumers, q.join(); join latency",
-    "shared_state": "K processes (--producers) update a Manager dict/list (or Queue); ops/s",
-    "backpressure": "queue maxsize 1/16/256/0 under a fast producer: blocked time, peak depth",
-    "nowait": "put_nowait/get_nowait retried on Full/Empty vs blocking put/get; retries",
-    "lifecycle": "close()+join_thread() flush time (maxsize 0); per-call qsize()/empty()/full()",
-    "rate": "open-loop latency at offered rates (--rates 50%,20000); saturation point",
-}
-
-# Longer notes, printed under the description by `ipcbench list`.
-NOTES: dict[str, str] = {"lifecycle": CLOSE_JOIN_UNBOUNDED_ONLY}
+if TYPE_CHECKING:
+    from ipcbench.measure.patterns.base import Placement, Session
+    from ipcbench.params import Case
 
 
 def names() -> list[str]:
-    return list(PATTERNS)
+    return catalogue.names()
 
 
 def get(name: str) -> type[Session]:
-    try:
-        return PATTERNS[name]
-    except KeyError:
-        raise IpcbenchError(f"unknown pattern {name!r}; valid: {', '.join(PATTERNS)}") from None
+    """The Session class of a pattern (its module imported now)."""
+    entry = catalogue.CATALOGUE.get(name)
+    if entry is None:
+        valid = ", ".join(catalogue.CATALOGUE)
+        raise IpcbenchError(f"unknown pattern {name!r}; valid: {valid}") from None
+    module, _, attr = entry.session.partition(":")
+    cls: type[Session] = getattr(importlib.import_module(module), attr)
+    return cls
+
+
+def open_session(
+    case: Case,
+    placement: Placement,
+    ctx: Any = None,
+    started: Any = None,
+) -> Session:
+    """Build and start the session of ``case``: this process pinned to ``placement.parent``,
+    the transport instantiated, the multiprocessing context of the case's start method
+    (unless ``ctx`` is given). ``started(session)`` is called before ``start()``, so a
+    half-started session can be cleaned up by its caller too. Availability and placement
+    are the caller's to check (each reports them its own way)."""
+    import multiprocessing
+
+    from ipcbench import transports
+
+    if placement.parent:
+        os.sched_setaffinity(0, placement.parent)
+    if ctx is None:
+        ctx = multiprocessing.get_context(case.start_method or None)
+    session = get(case.pattern)(case, transports.get(case.transport)(), ctx, placement)
+    if started is not None:
+        started(session)
+    session.start()
+    return session

@@ -23,7 +23,7 @@ from ipcbench.measure.verify import (
     BatchCheck,
     ContentSample,
 )
-from ipcbench.measure.workers import child_main
+from ipcbench.measure.workers import Ready, Role, child_main
 from ipcbench.params import Case
 from ipcbench.transports.base import Channel, ChannelSpec, Transport
 from ipcbench.wire import PayloadCheck, make_payload, wire_bytes
@@ -98,7 +98,7 @@ class Children:
 
     def start(
         self,
-        role: str,
+        role: type[Role],
         endpoint: Any,
         check: PayloadCheck,
         wire: str,
@@ -113,7 +113,7 @@ class Children:
             target=child_main,
             args=(role, endpoint, child_control, err_w, check, wire, cpus, fault, index),
             daemon=True,
-            name=f"ipcbench-{role}-{index}",
+            name=f"ipcbench-{role.name}-{index}",
         )
         proc.start()
         child_control.close()
@@ -130,10 +130,10 @@ class Children:
             if not proc.is_alive() or time.monotonic() > deadline:
                 raise self._failure_of(proc, err_r, "while starting")
         try:
-            _, pid, cpus = control.recv()
+            ready: Ready = control.recv()
         except (EOFError, OSError):
             raise self._failure_of(proc, err_r, "while starting") from None
-        self.affinities[pid] = cpus
+        self.affinities[ready.pid] = ready.cpus
 
     def watch(self) -> None:
         """Start the watcher thread (call after every child is started and ready)."""
@@ -200,7 +200,7 @@ class Session:
     """Base of pattern sessions: payload, channel, children and their cleanup."""
 
     duplex: ClassVar[bool] = True
-    role: ClassVar[str] = "echo"
+    role: ClassVar[type[Role]] = Role  # the child's side (a pattern names its own)
     keeps_sample: ClassVar[bool] = True  # the driver receives timed messages itself
 
     def __init__(
@@ -247,7 +247,7 @@ class Session:
             for pid in pids:
                 os.sched_setaffinity(pid, self.placement.children)
 
-    def start_child(self, role: str, endpoint: Any, index: int = 0) -> Any:
+    def start_child(self, role: type[Role], endpoint: Any, index: int = 0) -> Any:
         control = self.children.start(
             role,
             endpoint,
@@ -260,8 +260,8 @@ class Session:
         self.controls.append(control)
         return control
 
-    def gather(self, controls: list[Any] | None = None) -> list[tuple[Any, ...]]:
-        """One reply from each child (in order)."""
+    def gather(self, controls: list[Any] | None = None) -> list[Any]:
+        """One reply from each child (in order): the NamedTuples its role sends."""
         return [c.recv() for c in (controls if controls is not None else self.controls)]
 
     def take_seqs(self, n: int) -> int:

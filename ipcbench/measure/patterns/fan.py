@@ -1,4 +1,4 @@
-"""fan: P producers x C consumers; taskqueue: the JoinableQueue task pipeline.
+"""fan: P producers x C consumers (taskqueue, in its own module, builds on it).
 
 Queue-like transports are shared by everyone (one queue); pipe transports get one channel per
 producer-consumer pair (producer p sends its i-th message to consumer i % C). Messages carry
@@ -25,29 +25,134 @@ marker that never comes (a producer stopped or hung) leaves the case to the watc
 from __future__ import annotations
 
 import math
-import threading
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import psutil
 
-from ipcbench.errors import DeliveryError
 from ipcbench.measure.patterns.base import Measurement, Session
-from ipcbench.measure.verify import check_exactly_once
+from ipcbench.measure.patterns.producer import Produced, Producer, SendOptions
+from ipcbench.measure.verify import ContentSample, FanReceiver, PairEnded, check_exactly_once
+from ipcbench.measure.workers import FAULT_SEQ, Role, kill_self
 from ipcbench.transports.base import Channel
+from ipcbench.wire import fan_seq
 
 # No progress for this long after the producers are done: a shortfall is a loss. 2 s, not 1:
 # a consumer merely descheduled on a busy machine must not be mistaken for a loss.
 STALL_S = 2.0
 STOPPED = (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP)
-JOIN_POLL_S = 0.01  # taskqueue: how often the driver looks at the queue while join() waits
-JOIN_START_S = 1.0  # taskqueue: at most this long for the join() waiter thread to start
+
+
+class Consumed(NamedTuple):
+    """A consumer's reply to one batch."""
+
+    last_ns: int  # the clock at the last message it received
+    received: int  # messages it received
+    seen: bytes  # its marks of what arrived (see verify.FanReceiver)
+    done_ns: int  # JoinableQueue: the clock just before its last task_done(), else 0
+
+
+class Paused(NamedTuple):
+    """A shared-queue consumer at a sentinel: what it has received so far."""
+
+    received: int
+
+
+class Consumer(Role):
+    """The child that receives: ``run(n_per, first, producers, expect)``; replies
+    ``Consumed`` (after ``Paused`` rounds on a shared queue)."""
+
+    name = "consume"
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        # a bounded sample of whole messages, checked after its clock; its slots are
+        # allocated here, once, outside every timed region
+        self.sample = ContentSample(self.check, self.wire)
+
+    def run(self, n_per: int, first: int, producers: int, expect: int | None) -> None:
+        """Receive and verify messages of many producers (see verify.FanReceiver): from a
+        shared queue (``expect`` None: until the driver ends the rounds) or from one pipe pair
+        per producer (until ``expect`` have arrived, or every pair's end marker has)."""
+        receiver = FanReceiver(self.check, self.wire, producers, n_per, first, self.sample)
+        # consumer_kill: the consumer that takes message FAULT_SEQ of producer 0 (sent once per
+        # case) kills itself -- not "every consumer's second message in a batch", which never
+        # comes when small batches are spread one message per consumer.
+        kill_seq = fan_seq(0, FAULT_SEQ) if self.fault == "consumer_kill" else -1
+        if expect is None:
+            t_last_ns = self._receive_shared(receiver, kill_seq)
+        else:
+            t_last_ns = self._receive_pairs(receiver, expect, kill_seq)
+        receiver.finish()  # after the clock (t_last_ns): the kept messages, in full
+        done_ns = self.ep.done_ns  # JoinableQueue: the last task_done() call, else 0
+        self.control.send(Consumed(t_last_ns, receiver.count, bytes(receiver.seen), done_ns))
+
+    def _receive_shared(self, receiver: FanReceiver, kill_seq: int) -> int:
+        """A shared queue: a sentinel ends a round; the consumer reports its count and waits
+        for "more" (the driver saw fewer messages than sent: a sentinel overtook data still
+        in a producer's feeder thread) or "end". Returns the clock at the last message."""
+        recv, accept = self.ep.recv, receiver.accept
+        clock, t_last_ns = time.perf_counter_ns, 0
+        while True:
+            while (msg := recv()) is not None:
+                if accept(msg) == kill_seq:
+                    kill_self()
+                t_last_ns = clock()
+            self.control.send(Paused(receiver.count))
+            if self.control.recv()[0] == "end":
+                return t_last_ns
+
+    def _receive_pairs(self, receiver: FanReceiver, expect: int, kill_seq: int) -> int:
+        """One pipe pair per producer: receive until ``expect`` messages have arrived or every
+        pair has sent its end marker (a producer sends one per pair after its timed batch; an
+        early one means that pair lost a message, and the driver's exactly-once check names
+        it). Then, untimed, each pair's marker (an extra message before it is an error).
+        Returns the clock at the last message."""
+        accept, clock, t_last_ns = receiver.accept, time.perf_counter_ns, 0
+        live = list(self.eps)  # pairs whose end marker has not come yet
+        if len(live) == 1:
+            recv = self.ep.recv
+            for _ in range(expect):
+                try:
+                    seq = accept(recv())
+                except PairEnded:
+                    live.clear()
+                    break
+                if seq == kill_seq:
+                    kill_self()
+                t_last_ns = clock()
+        else:
+            ready, remaining = self.ep.ready_among, expect
+            while remaining and live:
+                for ep in ready(live):
+                    try:
+                        seq = accept(ep.recv())
+                    except PairEnded:
+                        live.remove(ep)
+                        continue
+                    if seq == kill_seq:
+                        kill_self()
+                    t_last_ns = clock()
+                    remaining -= 1
+        for ep in live:
+            _until_end_marker(ep, receiver)
+        return t_last_ns
+
+
+def _until_end_marker(ep: Any, receiver: FanReceiver) -> None:
+    """Read a pipe pair up to its end marker (untimed): anything before it is checked, and
+    raises (a duplicate, or a message from outside the batch)."""
+    while True:
+        try:
+            receiver.accept(ep.recv())
+        except PairEnded:
+            return
 
 
 class Fan(Session):
     duplex = False
     keeps_sample = False  # the consumers (children) keep their own
-    join_stalled = False  # taskqueue: join() gave up (the end rounds need not wait again)
+    join_stalled = False  # a subclass's join() gave up (the end rounds need not wait again)
 
     def start(self) -> None:
         case, transport = self.case, self.transport
@@ -65,10 +170,10 @@ class Fan(Session):
             consumer_eps = [[row[c].parent for row in pairs] for c in range(case.consumers)]
             producer_eps = [[ch.child for ch in row] for row in pairs]
         self.consumer_controls = [
-            self.start_child("consume", ep, index=c) for c, ep in enumerate(consumer_eps)
+            self.start_child(Consumer, ep, index=c) for c, ep in enumerate(consumer_eps)
         ]
         self.producer_controls = [
-            self.start_child("produce", eps, index=p) for p, eps in enumerate(producer_eps)
+            self.start_child(Producer, eps, index=p) for p, eps in enumerate(producer_eps)
         ]
         for ch in getattr(self, "pairs", []):  # the children hold their copies now
             ch.parent.close()
@@ -89,17 +194,17 @@ class Fan(Session):
             control.send(("run", n_per, first, producers, self.expected(c, n_per)))
         self.before_producers()
         for control in self.producer_controls:
-            control.send(("run", n_per, first, {"fan": True, "end_marker": pairs}))
-        produced = self.gather(self.producer_controls)
+            control.send(("run", n_per, first, SendOptions(fan=True, end_marker=pairs)))
+        produced: list[Produced] = self.gather(self.producer_controls)
         end_extra = self.after_producers()
         if self.transport.fan_mode == "shared":
-            sent = sum(p[3]["sent"] for p in produced)
+            sent = sum(p.sent for p in produced)
             self.end_rounds(sent, stall_s=0.0 if self.join_stalled else STALL_S)
-        consumed = self.gather(self.consumer_controls)
-        check_exactly_once([c[3] for c in consumed], producers, n_per, first)
-        start_ns = min(p[1] for p in produced)
-        last_ns = max(c[1] for c in consumed)
-        self.last_done_ns = max(c[4] for c in consumed)
+        consumed: list[Consumed] = self.gather(self.consumer_controls)
+        check_exactly_once([c.seen for c in consumed], producers, n_per, first)
+        start_ns = min(p.start_ns for p in produced)
+        last_ns = max(c.last_ns for c in consumed)
+        self.last_done_ns = max(c.done_ns for c in consumed)
         return self.measurement(producers * n_per, start_ns, last_ns, produced, end_extra)
 
     def a_child_is_stopped(self) -> bool:
@@ -128,7 +233,8 @@ class Fan(Session):
         while True:
             for _ in self.consumer_controls:
                 self.channel.child.send(None)  # type: ignore[union-attr]
-            received = sum(reply[1] for reply in self.gather(self.consumer_controls))
+            paused: list[Paused] = self.gather(self.consumer_controls)
+            received = sum(reply.received for reply in paused)
             now = time.monotonic()
             if received > best or self.a_child_is_stopped():  # untimed: rounds follow the batch
                 best, progress_at = received, now  # a stopped child hangs: the watchdog's
@@ -149,116 +255,15 @@ class Fan(Session):
         return None
 
     def measurement(
-        self, n: int, start_ns: int, last_ns: int, produced: list[Any], end_extra: int | None
+        self, n: int, start_ns: int, last_ns: int, produced: list[Produced], end_extra: int | None
     ) -> Measurement:
         return Measurement(
             n_messages=n,
             elapsed_ns=last_ns - start_ns,
-            producer_elapsed_ns=max(p[2] for p in produced) - start_ns,
+            producer_elapsed_ns=max(p.end_ns for p in produced) - start_ns,
         )
 
     def close(self, graceful: bool = True) -> None:
         super().close(graceful)
         for ch in getattr(self, "pairs", []):
             ch.close()
-
-
-class TaskQueue(Fan):
-    """JoinableQueue: producers put tasks, daemon consumers get + task_done(), the driver
-    waits on ``q.join()``. Throughput runs to join()'s return.
-
-    ``join_latency_us`` is the join handshake alone: from the last ``task_done()`` to join()
-    returning, with join() already waiting. Before the producers start, the driver holds one
-    unfinished task of its own (a "gate": counted like a put, with no item behind it) and a
-    thread enters ``q.join()``, which cannot return while the gate is held. Once every
-    producer has replied (every task counted), the driver releases the gate with its own
-    ``task_done()``. The last task_done() is the later of the gate's and the consumers' last.
-    """
-
-    gate_ns = 0  # the clock just before the driver released its gate
-
-    def before_producers(self) -> None:
-        q = self.channel.child.out_q  # type: ignore[union-attr]
-        self.returned_ns: list[int] = []
-        waiting = threading.Event()
-
-        def join() -> None:
-            waiting.set()
-            q.join()
-            self.returned_ns.append(self.clock())
-
-        _hold_gate(q)
-        self.joiner = threading.Thread(target=join, name="ipcbench-join", daemon=True)
-        self.joiner.start()
-        waiting.wait(JOIN_START_S)
-
-    def after_producers(self) -> int | None:
-        """The clock when ``q.join()`` returned, or None if it stalled (tasks lost).
-
-        join() has no timeout, so a thread waits on it and stamps its return; meanwhile the
-        driver watches ``qsize()`` (tasks put but not yet taken). The producers are done, so
-        if join() has not returned and the backlog has not changed for ``STALL_S``, the
-        consumers are idle and tasks were lost: join() is released with ``task_done()`` calls
-        and the end rounds and the exactly-once check report the loss."""
-        q, joiner = self.channel.child.out_q, self.joiner  # type: ignore[union-attr]
-        self.gate_ns = self.clock()
-        q.task_done()  # the gate: join() may return from now on
-        backlog, changed_at = _backlog(q), time.monotonic()
-        while True:
-            joiner.join(JOIN_POLL_S)
-            if self.returned_ns:
-                return self.returned_ns[0]
-            now = time.monotonic()
-            current = _backlog(q)
-            if current != backlog or current is None:
-                backlog, changed_at = current, now  # progress, or no way to tell (macOS)
-            elif now - changed_at >= STALL_S:
-                if self.a_child_is_stopped():  # looked at only here: join() is timed
-                    changed_at = now
-                    continue
-                _release_join(q, joiner)
-                self.join_stalled = True
-                return None
-
-    def measurement(
-        self, n: int, start_ns: int, last_ns: int, produced: list[Any], end_extra: int | None
-    ) -> Measurement:
-        if end_extra is None:
-            raise DeliveryError(
-                f"lost: join() did not return {STALL_S} s after the producers finished, though "
-                "every task sent arrived and the consumers were idle"
-            )
-        last_task_done_ns = max(self.last_done_ns or last_ns, self.gate_ns)
-        return Measurement(
-            n_messages=n,
-            elapsed_ns=end_extra - start_ns,
-            producer_elapsed_ns=max(p[2] for p in produced) - start_ns,
-            extra={"join_latency_us": (end_extra - last_task_done_ns) / 1e3},
-        )
-
-
-def _hold_gate(q: Any) -> None:
-    """Count one unfinished task with no item behind it, as ``JoinableQueue.put`` counts one
-    (under the queue's condition); released with ``q.task_done()``."""
-    with q._cond:
-        q._unfinished_tasks.release()
-
-
-def _backlog(q: Any) -> int | None:
-    """Tasks put but not yet taken (None where qsize() is not implemented, on macOS)."""
-    try:
-        backlog: int = q.qsize()
-    except NotImplementedError:
-        return None
-    return backlog
-
-
-def _release_join(q: Any, joiner: threading.Thread) -> None:
-    """Complete the lost tasks so the thread blocked in join() returns and ends."""
-    while joiner.is_alive():
-        try:
-            q.task_done()
-        except ValueError:  # no unfinished task left: join() is returning
-            joiner.join(JOIN_POLL_S)
-            return
-        joiner.join(JOIN_POLL_S)

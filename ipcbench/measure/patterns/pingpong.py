@@ -14,12 +14,29 @@ from typing import Any
 
 from ipcbench.measure.patterns.base import Measurement, Session
 from ipcbench.measure.verify import BatchCheck
+from ipcbench.measure.workers import Role
 from ipcbench.wire import SEQ, new_frame
+
+
+class Echo(Role):
+    """The child: ``run(n, first_seq)`` receives n messages and sends each back."""
+
+    name = "echo"
+
+    def run(self, n: int, first_seq: int) -> None:
+        send, recv = self.ep.send, self.ep.recv
+        if not self.fault:
+            for _ in range(n):
+                send(recv())
+            return
+        for seq in range(first_seq, first_seq + n):
+            for out in self.faulty(seq, recv()):
+                send(out)
 
 
 class PingPong(Session):
     duplex = True
-    role = "echo"
+    role = Echo
 
     def run(self, n: int) -> Measurement:
         first = self.take_seqs(n)

@@ -13,26 +13,48 @@ The proxy is cleared between batches (untimed), so the Manager's memory stays bo
 
 from __future__ import annotations
 
+import time
 from array import array
 
 from ipcbench.errors import DeliveryError
 from ipcbench.measure.patterns.base import Measurement, Session
 from ipcbench.measure.verify import Verifier
+from ipcbench.measure.workers import Role, Timed
+
+
+class Writer(Role):
+    """The child: ``run(n, first_seq, timed)`` writes n messages into the proxy (set or
+    append), each call timed; replies ``Timed`` (samples only when ``timed``)."""
+
+    name = "write"
+
+    def run(self, n: int, first_seq: int, timed: bool) -> None:
+        samples = array("q")
+        write, clock, payload = self.ep.write, time.perf_counter_ns, self.payload
+        faulty = self.faulty if self.fault else None
+        t_start_ns = clock()
+        for seq in range(first_seq, first_seq + n):
+            for out in faulty(seq, (seq, payload)) if faulty else ((seq, payload),):
+                t0 = clock()
+                write(seq, out)
+                samples.append(clock() - t0)
+        t_end_ns = clock()
+        self.control.send(Timed(t_start_ns, t_end_ns, samples.tobytes() if timed else b""))
 
 
 class ProxyOps(Session):
     duplex = False
-    role = "write"
+    role = Writer
 
     def run(self, n: int) -> Measurement:
         first = self.take_seqs(n)
         verifier = Verifier(self.check, first)
         timed_in_child = self.case.op != "get"
         self.controls[0].send(("run", n, first, timed_in_child))
-        raw = self.controls[0].recv()[3]
+        written: Timed = self.controls[0].recv()
         if timed_in_child:
             samples = array("q")
-            samples.frombytes(raw)
+            samples.frombytes(written.samples)
             self._verify_content(n, verifier)
             measurement = Measurement(n, sum(samples), samples_ns=samples)
         else:

@@ -17,6 +17,7 @@ from array import array
 
 from ipcbench.errors import IpcbenchError
 from ipcbench.measure.patterns.base import Measurement
+from ipcbench.measure.patterns.producer import Produced, SendOptions
 from ipcbench.measure.patterns.stream import Stream
 
 BURST_MIN_NS = 50_000_000  # the untimed burst that measures maximum throughput
@@ -61,7 +62,7 @@ class Rate(Stream):
         recv, clock = self.channel.parent.recv, self.clock  # type: ignore[union-attr]
         length, keep, period = batch.size, batch.keep, batch.period
         samples = array("q", bytes(8 * n))
-        self.controls[0].send(("run", n, first, {"rate_per_s": rate_per_s or 1e12}))
+        self.controls[0].send(("run", n, first, SendOptions(rate_per_s=rate_per_s or 1e12)))
         msg = None
         for i, seq in enumerate(range(first, first + n)):
             msg = recv()
@@ -71,12 +72,12 @@ class Rate(Stream):
             if i % period == 0:
                 keep(msg[:2])
         end_ns = clock()
-        _, start_ns, producer_end_ns, _ = self.controls[0].recv()
+        produced: Produced = self.controls[0].recv()
         batch.finish(msg[:2] if msg is not None else None)
         return Measurement(
             n_messages=n,
-            elapsed_ns=end_ns - start_ns,
-            producer_elapsed_ns=producer_end_ns - start_ns,
+            elapsed_ns=end_ns - produced.start_ns,
+            producer_elapsed_ns=produced.end_ns - produced.start_ns,
             samples_ns=samples,
             extra={"offered_per_s": rate_per_s or None},
         )

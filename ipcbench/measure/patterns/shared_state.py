@@ -10,13 +10,34 @@ exactly once, in per-process order; for the contended key, the last write of som
 
 from __future__ import annotations
 
+import time
 from array import array
 from typing import Any
 
 from ipcbench.errors import DeliveryError
 from ipcbench.measure.patterns.base import Measurement, Session
 from ipcbench.measure.verify import FanReceiver, check_exactly_once
+from ipcbench.measure.workers import Role, Timed
 from ipcbench.wire import fan_seq
+
+
+class Updater(Role):
+    """The child (process ``index`` of K): ``run(n, first, op)`` makes n updates, each
+    timed; replies ``Timed``."""
+
+    name = "state"
+
+    def run(self, n: int, first: int, op: str) -> None:
+        samples = array("q", bytes(8 * n))
+        update, clock = self.ep.update, time.perf_counter_ns
+        t_start_ns = clock()
+        for i in range(n):
+            seq = fan_seq(self.index, first + i)
+            for out in self.faulty(first + i, (seq, self.payload)):
+                t0 = clock()
+                update(op, self.index, seq, out)
+                samples[i] = clock() - t0
+        self.control.send(Timed(t_start_ns, clock(), samples.tobytes()))
 
 
 class SharedState(Session):
@@ -26,7 +47,7 @@ class SharedState(Session):
         self.channel = self.transport.open(self.ctx, self.spec, duplex=False)
         self.pin_helpers(self.channel.helper_pids)
         for k in range(self.case.producers):
-            self.start_child("state", self.channel.child, index=k)
+            self.start_child(Updater, self.channel.child, index=k)
         self.children.watch()
 
     def run(self, n: int) -> Measurement:
@@ -37,14 +58,14 @@ class SharedState(Session):
             control.send(("run", n_per, first, self.case.op))
         if self.case.op == "queue_put":
             self._drain(k, n_per, first)
-        replies = self.gather()
+        replies: list[Timed] = self.gather()
         samples = array("q")
         for reply in replies:
-            samples.frombytes(reply[3])
+            samples.frombytes(reply.samples)
         if self.case.op != "queue_put":
             self._verify(k, n_per, first)
-        start_ns = min(r[1] for r in replies)
-        end_ns = max(r[2] for r in replies)
+        start_ns = min(r.start_ns for r in replies)
+        end_ns = max(r.end_ns for r in replies)
         return Measurement(n_messages=k * n_per, elapsed_ns=end_ns - start_ns, samples_ns=samples)
 
     def _drain(self, k: int, n_per: int, first: int) -> None:

@@ -11,17 +11,19 @@ feeder thread buffers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from ipcbench.measure.patterns.base import Measurement, Session
+from ipcbench.measure.patterns.producer import PLAIN, Produced, Producer, SendOptions
 from ipcbench.measure.verify import BatchCheck, receive
 from ipcbench.wire import SEQ, new_frame
 
 
 class Stream(Session):
     duplex = False
-    role = "produce"
-    producer_opts: ClassVar[dict[str, Any]] = {}  # see workers.Worker.produce
+    role = Producer
+    producer_opts: ClassVar[SendOptions] = PLAIN
 
     def run(self, n: int) -> Measurement:
         first = self.take_seqs(n)
@@ -32,18 +34,30 @@ class Stream(Session):
         recv = self.channel.parent.recv
         self.controls[0].send(("run", n, first, self.producer_opts))
         last = receive(recv, batch)
+        return self.finish(n, batch, last, self.stats_columns)
+
+    def finish(
+        self,
+        n: int,
+        batch: BatchCheck,
+        last: Any,
+        columns: Callable[[Produced], dict[str, Any]],
+    ) -> Measurement:
+        """After the last message arrived: stop the clock, take the producer's reply, check
+        the kept messages in full (untimed) and build the Measurement (``columns``: its
+        pattern-specific result columns from the reply)."""
         end_ns = self.clock()
-        _, start_ns, producer_end_ns, stats = self.controls[0].recv()
+        produced: Produced = self.controls[0].recv()
         batch.finish(last)
         return Measurement(
             n_messages=n,
-            elapsed_ns=end_ns - start_ns,
-            producer_elapsed_ns=producer_end_ns - start_ns,
-            extra=self.stats_columns(stats),
+            elapsed_ns=end_ns - produced.start_ns,
+            producer_elapsed_ns=produced.end_ns - produced.start_ns,
+            extra=columns(produced),
         )
 
-    def stats_columns(self, stats: dict[str, Any]) -> dict[str, Any]:
-        """Result columns from the producer's stats (none for a plain stream)."""
+    def stats_columns(self, produced: Produced) -> dict[str, Any]:
+        """Result columns from the producer's reply (none for a plain stream)."""
         return {}
 
     def _inline(self, n: int, batch: BatchCheck) -> Measurement:
