@@ -23,6 +23,7 @@ import pytest
 
 from ipcbench import transports
 from ipcbench.harness.driver import placement_cpus
+from ipcbench.measure.patterns import open_session
 from ipcbench.measure.patterns.pingpong import PingPong
 from ipcbench.measure.verify import Verifier
 from ipcbench.params import PLACEMENTS, Case
@@ -83,6 +84,17 @@ class RoundTrip:
         self.check(self.recv())
 
 
+def _watched(sessions: list[PingPong]) -> Callable[[Any], None]:
+    """Before start(): keep the session for teardown; the watcher thread signals SIGUSR1 if
+    the child dies: turn it into an exception."""
+
+    def started(session: Any) -> None:
+        sessions.append(session)
+        signal.signal(signal.SIGUSR1, _raise_child_failure(session))
+
+    return started
+
+
 def _raise_child_failure(session: PingPong) -> Callable[[int, Any], None]:
     def handler(signum: int, frame: Any) -> None:
         failure = session.children.failure
@@ -104,15 +116,10 @@ def roundtrip(request: Any) -> Iterator[Callable[..., RoundTrip]]:
     old_handler = signal.getsignal(signal.SIGUSR1)
 
     def start(name: str, payload_bytes: int = 64, kind: str = "bytes") -> RoundTrip:
-        cls = require(name)
+        require(name)
         case = Case(name, "pingpong", payload_bytes, kind, method, placement=placement_name)
-        session = PingPong(case, cls(), multiprocessing.get_context(method), placement)
-        sessions.append(session)
-        # The watcher thread signals SIGUSR1 if the child dies: turn it into an exception.
-        signal.signal(signal.SIGUSR1, _raise_child_failure(session))
-        if placement.parent:
-            os.sched_setaffinity(0, placement.parent)
-        session.start()
+        session = open_session(case, placement, started=_watched(sessions))
+        assert isinstance(session, PingPong)
         rt = RoundTrip(session)  # reserves the sequence numbers the child will echo
         if session.controls:
             session.controls[0].send(("run", ECHO_FOREVER, rt.seq))

@@ -41,10 +41,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ipcbench.measure import catalogue
 from ipcbench.params import human_size
 from ipcbench.results.store import PARAM_COLUMNS
 
-LATENCY_PATTERNS = frozenset({"pingpong", "proxy_ops", "rate", "lifecycle"})
+LATENCY_PATTERNS = catalogue.latency_patterns()
 LATENCY_METRIC = "lat_p50_us"
 THROUGHPUT_METRIC = "msgs_per_s"
 

@@ -122,9 +122,6 @@ def _close_all() -> None:
 
 def _start(case: Case, affinity: bool) -> Any:
     """Start the case's session in this pyperf worker (once): channel, children, pinning."""
-    import multiprocessing
-
-    from ipcbench import transports
     from ipcbench.harness.driver import placement_cpus
     from ipcbench.measure import patterns
     from ipcbench.measure.patterns.base import Placement
@@ -134,16 +131,10 @@ def _start(case: Case, affinity: bool) -> Any:
         raise IpcbenchError(placement)
     if affinity and placement.children is None:  # pyperf pinned this worker: children too
         placement = Placement(None, sorted(os.sched_getaffinity(0)))
-    if placement.parent:
-        os.sched_setaffinity(0, placement.parent)
     signal.signal(signal.SIGUSR1, _on_child_failed)
     if not _sessions:
         atexit.register(_close_all)
-    ctx = multiprocessing.get_context(case.start_method or None)
-    session = patterns.get(case.pattern)(case, transports.get(case.transport)(), ctx, placement)
-    _sessions[case] = session
-    session.start()
-    return session
+    return patterns.open_session(case, placement, started=lambda s: _sessions.update({case: s}))
 
 
 def time_func(loops: int, case: Case, affinity: bool) -> float:

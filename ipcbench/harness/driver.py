@@ -25,12 +25,11 @@ from typing import Any, NamedTuple
 from ipcbench import transports
 from ipcbench.errors import DeliveryError
 from ipcbench.harness.settings import Settings
-from ipcbench.measure import patterns
+from ipcbench.measure import catalogue, patterns
 from ipcbench.measure.latency import latency_columns
 from ipcbench.measure.patterns.base import ChildFailed, Measurement, Placement, Session
 from ipcbench.params import Case
 
-MAX_PROXY_BYTES = 256 * 1024**2  # bound on what one batch stores in a Manager dict/list
 HELPER_WAIT_S = 0.5  # after a failure, time for a dead Manager server's exit to show
 
 
@@ -77,7 +76,7 @@ def calibrate(run: Callable[[int], Measurement], target_ns: float, min_n: int, m
 def row_fields(case: Case, m: Measurement, payload_bytes: int, wire_bytes: int) -> dict[str, Any]:
     """Measurement -> result columns (throughput in messages/s and MB/s, 1 MB = 10^6 bytes)."""
     elapsed_s = m.elapsed_ns / 1e9
-    moved = m.n_messages * payload_bytes * (2 if case.pattern == "pingpong" else 1)
+    moved = m.n_messages * payload_bytes * catalogue.info(case.pattern).bytes_per_message
     fields: dict[str, Any] = {
         "n_messages": m.n_messages,
         "wire_bytes": wire_bytes,
@@ -95,8 +94,11 @@ def row_fields(case: Case, m: Measurement, payload_bytes: int, wire_bytes: int) 
 
 
 def max_messages(case: Case, settings: Settings) -> int:
-    if case.pattern == "proxy_ops":
-        return max(1, min(settings.max_messages, MAX_PROXY_BYTES // case.payload_bytes))
+    """The message cap of a case: --max-messages, or fewer where its pattern bounds a batch's
+    bytes (a Manager dict/list holds a whole batch)."""
+    cap_bytes = catalogue.info(case.pattern).cap_bytes
+    if cap_bytes is not None:
+        return max(1, min(settings.max_messages, cap_bytes // case.payload_bytes))
     return settings.max_messages
 
 
@@ -243,15 +245,12 @@ def _open_session(case: Case) -> Session:
     placement = placement_cpus(case.placement)
     if isinstance(placement, str):
         raise _Skip(placement)
-    if placement.parent:
-        os.sched_setaffinity(0, placement.parent)
-    import multiprocessing
+    return patterns.open_session(case, placement, started=_remember)
 
-    ctx = multiprocessing.get_context(case.start_method or None)
-    session = patterns.get(case.pattern)(case, cls(), ctx, placement)
-    _current["session"] = session  # before start(): a half-started session is cleaned up too
-    session.start()
-    return session
+
+def _remember(session: Session) -> None:
+    """Before start(): a half-started session is cleaned up too."""
+    _current["session"] = session
 
 
 def warmup_messages(n_messages: int) -> int:
