@@ -105,18 +105,10 @@ class Case:
         return data
 
     def label(self) -> str:
-        parts = [
-            self.transport,
-            f"{self.pattern}/{self.op}" if self.op else self.pattern,
-            human_size(self.payload_bytes),
-            self.payload_kind,
-            self.start_method,
-            self.placement,
-            f"maxsize={self.maxsize}" if self.maxsize is not None else "",
-            f"{self.producers}x{self.consumers}" if self.producers * self.consumers > 1 else "",
-            f"load={self.offered_load}" if self.offered_load else "",
-        ]
-        return " ".join(p for p in parts if p)
+        """The case's short label (``ipcbench.results.schema.case_label``)."""
+        from ipcbench.results.schema import case_label
+
+        return case_label(self.params())
 
 
 def default_start_method() -> str:

@@ -67,3 +67,28 @@ def test_bad_files(tmp_path: Path, content: bytes, message: str) -> None:
     path.write_bytes(content)
     with pytest.raises(IpcbenchError, match=message):
         read_rows(path)
+
+
+def test_schema_case_key_and_label_are_one_for_csv_and_typed_rows() -> None:
+    from ipcbench.params import Case
+    from ipcbench.results import schema
+
+    case = Case("queue", "fan", 4096, maxsize=0, producers=4, consumers=2, offered_load="50%")
+    typed = case.params()
+    text = {k: "" if v is None else str(v) for k, v in typed.items()}
+    floats = {**typed, "payload_bytes": 4096.0, "maxsize": 0.0, "op": float("nan")}
+    assert schema.case_key(typed) == schema.case_key(text) == schema.case_key(floats)
+    assert schema.case_label(text) == schema.case_label(typed) == case.label()
+    assert case.label() == "queue fan 4 KiB bytes fork unpinned maxsize=0 4x2 load=50%"
+
+
+def test_one_percentile_for_driver_and_stats() -> None:
+    from ipcbench.analysis import stats
+    from ipcbench.measure import latency
+    from ipcbench.results import schema
+
+    values = [5.0, 1.0, 4.0, 2.0, 3.0]
+    assert latency.percentile_sorted is schema.percentile_sorted
+    assert stats.percentile(values, 90) == schema.percentile_sorted(sorted(values), 90) == 4.6
+    assert latency.percentile_supported is stats.percentile_supported
+    assert not schema.percentile_supported(0, 50) and schema.percentile_supported(1000, 99)

@@ -119,3 +119,16 @@ def test_floors_are_left_out_of_the_fastest_table() -> None:
     rows = fa.crafted_rows({"raw_pipe": (1.0, 1.1, 1.2, 1.3, 1.4), "pipe": SLOW}, "stream", 64)
     (line,) = [x for x in format_summary(rows).splitlines() if x.startswith("  stream")]
     assert "only pipe measured" in line and "raw_pipe" not in line
+
+
+def test_rate_cases_of_different_shapes_are_not_merged() -> None:
+    """Named change (issue 13): the load points are grouped by the schema's case key, so rows
+    that differ only in producers/consumers (or maxsize) are two channels, not one."""
+    easy = {load: (load, 20.0, 50.0) for load in (10_000, 50_000, 100_000)}
+    one = [{**r, "producers": 1, "consumers": 1} for r in rate_rows("queue", easy)]
+    four = [{**r, "producers": "4", "consumers": "2"} for r in rate_rows("queue", PIPE)]
+    found = saturation_points(one + four)
+    assert len(found) == 2
+    assert sorted(s.saturated is None for s in found) == [False, True]
+    merged = saturation_points([{**r, "producers": "1"} for r in one])  # '1' and 1 agree
+    assert len(merged) == 1 and merged[0].saturated is None

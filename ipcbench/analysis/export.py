@@ -23,13 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from ipcbench.errors import IpcbenchError
 from ipcbench.params import Case
-from ipcbench.results.store import PARAM_COLUMNS
+from ipcbench.results.schema import typed_params
 
 if TYPE_CHECKING:
     import pandas as pd
 
 FORMATS: tuple[str, ...] = ("pyperf",)
-INT_PARAMS = ("payload_bytes", "maxsize", "producers", "consumers")
 # pyperf run metadata <- ipcbench column (from the CSV or its .meta.json)
 RUN_METADATA = {
     "cpu_count": "logical_cpus",
@@ -55,16 +54,9 @@ def _text(value: Any) -> str:
     return "" if _missing(value) else str(value).strip()
 
 
-def _int_or_none(value: Any) -> int | None:
-    return None if _missing(value) or _text(value) == "" else int(float(value))
-
-
 def case_of(row: Mapping[str, Any]) -> Case:
     """The Case a result row measured (parameter columns only)."""
-    params: dict[str, Any] = {}
-    for column in PARAM_COLUMNS:
-        value = row.get(column)
-        params[column] = _int_or_none(value) if column in INT_PARAMS else _text(value)
+    params = typed_params(row)
     for column in ("producers", "consumers"):
         if params[column] is None:
             params[column] = 1

@@ -42,8 +42,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from ipcbench.measure import catalogue
-from ipcbench.params import human_size
-from ipcbench.results.store import PARAM_COLUMNS
+from ipcbench.results import schema
+from ipcbench.results.schema import (  # noqa: F401 (re-exported: cells, key, label)
+    MIN_TAIL_SAMPLES,
+    PARAM_COLUMNS,
+    case_key,
+    case_label,
+    human_size,
+    is_na,
+    min_samples_for_percentile,
+    percentile_supported,
+    to_float,
+)
 
 LATENCY_PATTERNS = catalogue.latency_patterns()
 LATENCY_METRIC = "lat_p50_us"
@@ -55,7 +65,6 @@ MIN_ELAPSED_S = 1e-3
 EXACT_MAX_N = 40  # exact Mann-Whitney p-values up to this many values in all
 DEFAULT_RESAMPLES = 2000
 CONFIDENCE = 0.95
-MIN_TAIL_SAMPLES = 10  # samples expected beyond a percentile before it is reported
 MIN_EFFECT = 0.05  # smallest time ratio change (5 %) called faster or slower
 ALPHA = 0.05  # false discovery rate for the q-values
 
@@ -103,37 +112,10 @@ def cv(values: Sequence[float]) -> float:
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """Percentile ``q`` in [0, 100] with linear interpolation (type 7)."""
+    """Percentile ``q`` in [0, 100], linear interpolation (type 7, ``schema.percentile_sorted``)."""
     if not values:
         raise ValueError("percentile of an empty sequence")
-    if not 0 <= q <= 100:
-        raise ValueError(f"percentile q must be in [0, 100], got {q}")
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return float(ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo))
-
-
-def min_samples_for_percentile(q: float, min_tail: int = MIN_TAIL_SAMPLES) -> int:
-    """Fewest samples that support percentile ``q`` in [0, 100]: ``min_tail / (1 - q/100)``
-    rounded up for q > 50 (p90: 100, p99: 1000, p99.9: 10000), 1 for the median and below.
-    p100 (the maximum) is never supported when ``min_tail`` > 0: ValueError."""
-    if not 0 <= q <= 100:
-        raise ValueError(f"percentile q must be in [0, 100], got {q}")
-    if q <= 50 or min_tail <= 0:
-        return 1
-    if q == 100:
-        raise ValueError("no sample count supports p100 as an estimate (it is the maximum)")
-    return max(1, math.ceil(round(min_tail * 100 / (100 - q), 6)))  # round: 99.9 is inexact
-
-
-def percentile_supported(n_samples: int, q: float, min_tail: int = MIN_TAIL_SAMPLES) -> bool:
-    """True when ``n_samples`` are enough to report percentile ``q``: at least ``min_tail``
-    samples expected beyond it (see ``min_samples_for_percentile``)."""
-    if q == 100 and min_tail > 0:
-        return False
-    return n_samples >= min_samples_for_percentile(q, min_tail)
+    return schema.percentile_sorted(sorted(values), q)
 
 
 def pooled_percentiles(
@@ -469,71 +451,13 @@ def _normal_p(u: float, n1: int, n2: int, ties: Sequence[int]) -> float:
     return min(1.0, math.erfc(z / math.sqrt(2)))
 
 
-# --- cells, case identity and labels (rows may hold str or numbers) ---------------------------
-
-
-def to_float(value: Any) -> float | None:
-    """A CSV cell or number as float; None for empty, NA or NaN."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
-
-
-def _key_cell(value: Any) -> str:
-    if is_na(value):
-        return ""
-    number = to_float(value)
-    if number is not None and number.is_integer() and not isinstance(value, bool):
-        return str(int(number))
-    return str(value).strip()
-
-
-def is_na(value: Any) -> bool:
-    """True for None, blank strings, NaN and pandas NA (anything that means 'no value')."""
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return not value.strip()
-    try:
-        return math.isnan(float(value))
-    except (TypeError, ValueError):
-        return type(value).__name__ == "NAType"
+# --- cells (case identity and labels: ipcbench.results.schema) -------------------------------
 
 
 def format_bytes(n_bytes: Any) -> str:
     """64 -> '64 B', 4096 -> '4 KiB' (``params.human_size``); '-' when missing."""
     number = to_float(n_bytes)
     return "-" if number is None else human_size(int(number))
-
-
-def case_label(params: Mapping[str, Any]) -> str:
-    """A short label in the style of ``params.Case.label``, e.g.
-    ``pipe pingpong 64 B bytes fork unpinned`` (+ maxsize, producers/consumers if set)."""
-    op = "" if is_na(params.get("op")) else f"/{params['op']}"
-    parts = [f"{params.get('transport')} {params.get('pattern')}{op}"]
-    parts.append(format_bytes(params.get("payload_bytes")))
-    parts += [
-        str(params[c])
-        for c in ("payload_kind", "start_method", "placement")
-        if not is_na(params.get(c))
-    ]
-    if not is_na(params.get("maxsize")):
-        parts.append(f"maxsize={_key_cell(params['maxsize'])}")
-    workers = [
-        f"{c}={_key_cell(params[c])}"
-        for c in ("producers", "consumers")
-        if not is_na(params.get(c)) and _key_cell(params[c]) != "1"
-    ]
-    return " ".join(parts + workers)
-
-
-def case_key(row: Mapping[str, Any]) -> tuple[str, ...]:
-    """The case identity of a row: its parameter cells, normalised so '64', 64 and 64.0 agree."""
-    return tuple(_key_cell(row.get(col)) for col in PARAM_COLUMNS)
 
 
 def timer_min_elapsed_s() -> float:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ipcbench.analysis import ranking, stats
 from ipcbench.params import human_size
+from ipcbench.results import schema
 
 SUMMARY_PATTERNS: tuple[tuple[str, str], ...] = (
     ("pingpong", "p50 round trip"),
@@ -94,21 +95,26 @@ def _channel(row: dict[str, Any]) -> str:
     return f"{row['transport']} ({', '.join(extra)})" if extra else str(row["transport"])
 
 
-def _load_points(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, int], list[LoadPoint]]:
-    """Per (channel, size): medians over repeats at each offered load, lowest load first."""
-    cells: dict[tuple[str, int, str], list[dict[str, Any]]] = defaultdict(list)
+LoadKey = tuple[str, int, schema.CaseKey]  # channel, payload size, the case key but its load
+_LOAD = schema.PARAM_COLUMNS.index("offered_load")
+
+
+def _load_points(rows: Iterable[dict[str, Any]]) -> dict[LoadKey, list[LoadPoint]]:
+    """Per case but its offered load (``schema.case_key``: producers, consumers, maxsize and
+    op stay apart): medians over repeats at each offered load, lowest load first."""
+    cells: dict[schema.CaseKey, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         if row.get("pattern") == "rate" and row.get("status") == "ok":
-            key = (_channel(row), int(row["payload_bytes"]), str(row["offered_load"]))
-            cells[key].append(row)
-    points: dict[tuple[str, int], list[LoadPoint]] = defaultdict(list)
-    for (transport, size, _), cell in cells.items():
+            cells[schema.case_key(row)].append(row)
+    points: dict[LoadKey, list[LoadPoint]] = defaultdict(list)
+    for key, cell in cells.items():
+        shape = key[:_LOAD] + key[_LOAD + 1 :]
         med = {
-            # a percentile too few samples support is None (latency.percentile_supported)
+            # a percentile too few samples support is None (schema.percentile_supported)
             c: statistics.median([float(r[c]) for r in cell if r.get(c) is not None] or [nan])
             for c in ("offered_per_s", "msgs_per_s", "lat_p50_us", "lat_p99_us")
         }
-        points[(transport, size)].append(
+        points[(_channel(cell[0]), int(cell[0]["payload_bytes"]), shape)].append(
             LoadPoint(med["offered_per_s"], med["msgs_per_s"], med["lat_p50_us"], med["lat_p99_us"])
         )
     return {key: sorted(v, key=lambda p: p.offered_per_s) for key, v in points.items()}
@@ -121,7 +127,7 @@ def saturation_points(rows: Iterable[dict[str, Any]]) -> list[Saturation]:
     delivered and the p50 latency stayed within 3× its value at the lowest load; the first
     load that fails either test (past the last one that passed) is the saturation point."""
     found = []
-    for (transport, size), points in sorted(_load_points(rows).items()):
+    for (transport, size, _), points in sorted(_load_points(rows).items()):
         base_p50_us = min(p.lat_p50_us for p in points)
         kept_up, saturated = None, None
         for point in points:

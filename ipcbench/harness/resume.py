@@ -35,18 +35,13 @@ from typing import Any
 
 from ipcbench.errors import IpcbenchError
 from ipcbench.params import Case
-from ipcbench.results.store import COLUMNS, PARAM_COLUMNS, SCHEMA_VERSION, RunPaths
+from ipcbench.results.schema import CaseKey, case_key
+from ipcbench.results.store import COLUMNS, SCHEMA_VERSION, RunPaths
 
 # Options that do not change what is measured: they may differ when resuming.
 OUTPUT_OPTIONS = ("out", "quiet")
 META_KEYS: dict[str, type] = {"run_id": str, "seed": int, "config": dict, "machine_id": str}
 
-CaseKey = tuple[str, ...]
-
-
-def case_key(params: Mapping[str, Any]) -> CaseKey:
-    """A case's identity as the CSV spells it (None -> empty cell)."""
-    return tuple("" if params.get(c) is None else str(params.get(c)) for c in PARAM_COLUMNS)
 
 
 @dataclass

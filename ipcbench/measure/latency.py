@@ -3,47 +3,23 @@
 A percentile q > 50 is written only when at least ``MIN_TAIL_SAMPLES`` (10) samples are
 expected beyond it, n * (1 - q/100) >= 10: p90 needs 100 samples, p99 1000, p99.9 10000.
 Below that the value would be one of the few largest samples, not a percentile, so the column
-is None (an empty CSV cell). Same rule as ``ipcbench.analysis.stats.percentile_supported``
-(not imported:
-the driver must not pay for the stats module).
+is None (an empty CSV cell). The rule and the percentile itself are defined once in
+``ipcbench.results.schema`` (stdlib only, cheap to import), which stats uses too.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
+from ipcbench.results.schema import (  # noqa: F401 (percentile_sorted: re-exported)
+    MIN_TAIL_SAMPLES,
+    PERCENTILE_COLUMNS,
+    percentile_sorted,
+    percentile_supported,
+)
+
 # column -> percentile (None for min/mean/max)
-PERCENTILES: dict[str, float] = {
-    "lat_p50_us": 50.0,
-    "lat_p90_us": 90.0,
-    "lat_p99_us": 99.0,
-    "lat_p999_us": 99.9,
-}
-MIN_TAIL_SAMPLES = 10
-
-
-def percentile_supported(n_samples: int, pct: float, min_tail: int = MIN_TAIL_SAMPLES) -> bool:
-    """At least ``min_tail`` of ``n_samples`` expected beyond percentile ``pct`` (q <= 50: any
-    sample will do)."""
-    if n_samples < 1:
-        return False
-    if pct <= 50:
-        return True
-    if pct >= 100:
-        return False
-    return n_samples >= math.ceil(round(min_tail * 100 / (100 - pct), 6))  # round: 99.9 is inexact
-
-
-def percentile_sorted(sorted_values: Sequence[float], pct: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default 'linear' method)."""
-    if not sorted_values:
-        raise ValueError("no samples")
-    pos = (len(sorted_values) - 1) * pct / 100.0
-    lo = int(pos)
-    hi = min(lo + 1, len(sorted_values) - 1)
-    frac = pos - lo
-    return sorted_values[lo] * (1.0 - frac) + sorted_values[hi] * frac
+PERCENTILES: dict[str, float] = PERCENTILE_COLUMNS
 
 
 def latency_columns(samples_ns: Sequence[int]) -> dict[str, float | None]:

@@ -1,4 +1,4 @@
-"""Result files: the row schema shared by runner, storage, stats, plots and reports.
+"""Result files: a run's CSV, samples and metadata (the row schema itself is ``schema.py``).
 
 A run writes three files side by side in ``results/<machine-id>/``:
 
@@ -7,12 +7,7 @@ A run writes three files side by side in ``results/<machine-id>/``:
 * ``<stamp>.samples.csv.gz``  raw per-message latencies, long format ``row_id,lat_ns``
   (one gzip member appended per case, so a crash loses nothing already written)
 
-Schema history (bump SCHEMA_VERSION and add a line + an upgrade step when columns change):
-
-* 1 -- first version (measurement core).
-* 2 -- scaling patterns: parameter ``offered_load``; results ``blocked_s``, ``peak_depth``,
-  ``retries``, ``join_latency_us``, ``offered_per_s``. Version-1 files are upgraded by adding
-  the new columns empty (see loader.UPGRADES).
+The row schema and its version history: ``ipcbench.results.schema``.
 
 This module uses only the standard library so the runner never imports pandas.
 """
@@ -29,66 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from ipcbench.errors import IpcbenchError
-
-SCHEMA_VERSION = 2
-
-# Parameter columns: together they identify a case (never a made-up name).
-PARAM_COLUMNS: tuple[str, ...] = (
-    "transport",
-    "pattern",
-    "op",
-    "payload_bytes",
-    "payload_kind",
-    "start_method",
-    "maxsize",
-    "producers",
-    "consumers",
-    "placement",
-    "offered_load",
+from ipcbench.results.schema import (  # noqa: F401 (re-exported: the row schema)
+    ADDED_IN,
+    COLUMNS,
+    LATENCY_COLUMNS,
+    PARAM_COLUMNS,
+    SAMPLES_COLUMNS,
+    SCHEMA_VERSION,
+    STATUSES,
 )
-
-LATENCY_COLUMNS: tuple[str, ...] = (
-    "lat_min_us",
-    "lat_mean_us",
-    "lat_p50_us",
-    "lat_p90_us",
-    "lat_p99_us",
-    "lat_p999_us",
-    "lat_max_us",
-)
-
-COLUMNS: tuple[str, ...] = (
-    "schema_version",
-    "run_id",
-    "row_id",
-    "machine_id",
-    "logical_cpus",
-    *PARAM_COLUMNS,
-    "repeat",
-    "status",
-    "error",
-    "n_messages",
-    "wire_bytes",
-    "elapsed_s",
-    "producer_elapsed_s",
-    "msgs_per_s",
-    "mb_per_s",
-    *LATENCY_COLUMNS,
-    "blocked_s",
-    "peak_depth",
-    "retries",
-    "join_latency_us",
-    "offered_per_s",
-)
-
-# Columns added in each schema version (used to upgrade older files on read).
-ADDED_IN: dict[int, tuple[str, ...]] = {
-    2: ("offered_load", "blocked_s", "peak_depth", "retries", "join_latency_us", "offered_per_s"),
-}
-
-STATUSES: tuple[str, ...] = ("ok", "error", "timeout", "crash", "skipped")
-
-SAMPLES_COLUMNS: tuple[str, ...] = ("row_id", "lat_ns")
 
 
 def add_columns_of(version: int) -> Any:
