@@ -7,13 +7,41 @@ as its help says); ``--output``, the old spelling of some commands, is still acc
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ipcbench.errors import IpcbenchError
 
+SubParsers = argparse._SubParsersAction  # argparse exposes no public name for it
+RESULTS_HELP = "a run's .csv, a machine folder (results/<machine-id>/) or the results folder"
+EPILOG = """examples:
+  ipcbench run --quick                       every transport x pattern on a small grid (~1 min)
+  ipcbench run -t pipe,queue -p stream -s 64,4K,1MiB --repeats 10
+  ipcbench run --config sweep.toml           the same keys as the flags, in a TOML file
+  ipcbench list                              transports, the patterns and parameters they take
+"""
 OUT_FLAGS = ("-o", "--out")
 OLD_OUT_FLAG = "--output"
+
+
+def add_command(
+    sub: SubParsers[argparse.ArgumentParser],
+    name: str,
+    main: Callable[[argparse.Namespace], int],
+    summary: str,
+    description: str | None = None,
+    *,
+    results: str = "",
+    **parser_options: Any,
+) -> argparse.ArgumentParser:
+    """A subcommand's parser: ``summary`` in the command list, ``description`` in its --help,
+    ``main`` run on it; ``results`` (an nargs) adds the RESULTS files argument."""
+    parser = sub.add_parser(name, help=summary, description=description, **parser_options)
+    if results:
+        parser.add_argument("results", nargs=results, metavar="RESULTS", help=RESULTS_HELP)
+    parser.set_defaults(func=main)
+    return parser
 
 
 def add_out_argument(

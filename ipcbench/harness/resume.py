@@ -36,10 +36,8 @@ from typing import Any
 from ipcbench.errors import IpcbenchError
 from ipcbench.params import Case
 from ipcbench.results.schema import CaseKey, case_key
-from ipcbench.results.store import COLUMNS, SCHEMA_VERSION, RunPaths
+from ipcbench.results.store import COLUMNS, SCHEMA_VERSION, CsvDamage, RunPaths, parse_rows
 
-# Options that do not change what is measured: they may differ when resuming.
-OUTPUT_OPTIONS = ("out", "quiet")
 META_KEYS: dict[str, type] = {"run_id": str, "seed": int, "config": dict, "machine_id": str}
 
 
@@ -190,23 +188,18 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _parse_rows(path: Path, text: str) -> tuple[list[str], list[dict[str, str]]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        header = next(reader, [])
-        if "schema_version" not in header:
-            raise _fail(path, "no schema_version column; pass a CSV from 'ipcbench run'")
-        rows: list[dict[str, str]] = []
-        for fields in reader:
-            if len(fields) != len(header):
-                raise _fail(
-                    path,
-                    f"line {reader.line_num} has {len(fields)} fields, expected {len(header)}: "
-                    "the file is damaged; start a new run",
-                )
-            rows.append(dict(zip(header, fields, strict=True)))
-    except csv.Error as exc:
-        raise _fail(path, f"line {reader.line_num} is not valid CSV ({exc})") from None
-    return header, rows
+        return parse_rows(text)
+    except CsvDamage as damage:
+        if damage.kind == "header" and not damage.detail:
+            raise _fail(path, "no schema_version column; pass a CSV from 'ipcbench run'") from None
+        if damage.kind == "fields":
+            raise _fail(
+                path,
+                f"line {damage.line} has {damage.n_fields} fields, expected {damage.expected}: "
+                "the file is damaged; start a new run",
+            ) from None
+        raise _fail(path, f"line {damage.line} is not valid CSV ({damage.detail})") from None
 
 
 def _check_rows(path: Path, header: list[str], rows: list[dict[str, str]], run_id: str) -> None:
@@ -328,37 +321,40 @@ def _show(value: Any) -> str:
 
 def flag_of(field_name: str) -> str:
     """The command-line flag of a Settings field (target_time_s -> --target-time)."""
-    from ipcbench.harness.settings import _LIST_KEYS, _SCALAR_KEYS
+    from ipcbench.options import BY_FIELD
 
-    for key, name in (*_LIST_KEYS.items(), *_SCALAR_KEYS.items()):
-        if name == field_name:
-            return "--" + key.replace("_", "-")
-    return field_name
+    option = BY_FIELD.get(field_name)
+    return option.flag if option else field_name
 
 
 def resume_settings(state: ResumeState, options: Mapping[str, Any]) -> Any:
-    """The run's stored settings; options given now (flags, config file) must agree with them.
+    """The run's stored settings with the options given now (flags, config file) laid over
+    them, built once; ``Runner`` compares them with the stored ones once (``check_settings``),
+    so a flag that disagrees with the run is refused there, naming it.
 
-    Output options (``out``, ``quiet``) may differ; ``out`` is ignored (rows go to the CSV)."""
-    from ipcbench.harness.settings import _LIST_KEYS, _SCALAR_KEYS, build_settings, validate
+    Output options (``out``, ``quiet``) may differ; ``out`` is ignored (rows go to the CSV).
+    A list given with the run's values in another order keeps the run's order (the seeded
+    schedule follows it)."""
+    from ipcbench.harness.settings import fields_of, validate
 
-    given = {k: v for k, v in options.items() if v is not None and k not in OUTPUT_OPTIONS}
+    now = fields_of({k: v for k, v in options.items() if k != "out"})  # a bad flag: its error
     stored = state.config
-    if given:
-        now = build_settings(given).config()
-        fields = {**_LIST_KEYS, **_SCALAR_KEYS}
-        for key in given:
-            name = fields.get(key, key)
-            difference = config_difference({name: stored.get(name)}, {name: now.get(name)})
-            if difference:
-                raise IpcbenchError(
-                    f"cannot resume {state.paths.csv} with other settings: {difference}; "
-                    f"leave the flags out to use the run's own"
-                )
-    values = {**stored, "quiet": bool(options.get("quiet")), "out_dir": str(state.paths.csv.parent)}
+    values = {
+        **stored,
+        **{name: _in_run_order(value, stored.get(name)) for name, value in now.items()},
+        "out_dir": str(state.paths.csv.parent),
+    }
     try:
         return validate(values)
     except IpcbenchError as exc:
+        whose = "stored settings" if set(now) <= {"quiet"} else "settings with the flags given"
         raise IpcbenchError(
-            f"cannot resume {state.paths.csv}: its stored settings are not valid here ({exc})"
+            f"cannot resume {state.paths.csv}: its {whose} are not valid here ({exc})"
         ) from None
+
+
+def _in_run_order(value: Any, stored: Any) -> Any:
+    """A list value ordered as the run's (its values first, in its order; new ones after)."""
+    if not isinstance(value, tuple) or not isinstance(stored, list):
+        return value
+    return (*(v for v in stored if v in value), *(v for v in value if v not in stored))
