@@ -446,16 +446,34 @@ def test_report_takes_o(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "unrecognized" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("module", "source", "cause"),
+    [
+        ("ipcbench.cli.no_such_module", None, "ModuleNotFoundError"),
+        ("broken_subcommand_raises", "raise RuntimeError('boom')\n", "RuntimeError: boom"),
+        ("broken_subcommand_syntax", "def register(:\n", "SyntaxError"),
+        ("broken_subcommand_no_register", "X = 1\n", "AttributeError"),
+    ],
+)
 def test_a_subcommand_that_fails_to_import_is_an_error(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    module: str,
+    source: str | None,
+    cause: str,
 ) -> None:
+    """Missing, raising on import, not Python, or without register(): one line naming the
+    module and the cause, exit 2, for every command (never a command quietly left out)."""
     from ipcbench import cli
 
-    broken = "ipcbench.cli.no_such_module"
-    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, broken))
+    if source is not None:
+        (tmp_path / f"{module}.py").write_text(source)
+        monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, module))
     assert cli.main(["list"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and broken in err[0], err
+    assert len(err) == 1 and module in err[0] and cause in err[0], err
 
 
 PYPERF_PARSE = textwrap.dedent(
