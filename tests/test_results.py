@@ -92,3 +92,19 @@ def test_one_percentile_for_driver_and_stats() -> None:
     assert stats.percentile(values, 90) == schema.percentile_sorted(sorted(values), 90) == 4.6
     assert latency.percentile_supported is stats.percentile_supported
     assert not schema.percentile_supported(0, 50) and schema.percentile_supported(1000, 99)
+
+
+def test_one_parser_for_every_reader() -> None:
+    from ipcbench.results.store import CsvDamage, parse_rows
+
+    header = ",".join(COLUMNS)
+    good = header + "\n" + ",".join(["2"] + [""] * (len(COLUMNS) - 1)) + "\n"
+    names, rows = parse_rows(good)
+    assert tuple(names) == COLUMNS and rows[0]["schema_version"] == "2"
+    with pytest.raises(CsvDamage) as torn:
+        parse_rows(good + "2,run")
+    assert (torn.value.kind, torn.value.line) == ("fields", 3)
+    assert (torn.value.n_fields, torn.value.expected) == (2, len(COLUMNS))
+    with pytest.raises(CsvDamage) as foreign:
+        parse_rows("a,b\n1,2\n")
+    assert foreign.value.kind == "header"

@@ -23,8 +23,6 @@ case being written then). Each repair is reported as a note.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import zlib
@@ -36,10 +34,9 @@ from typing import Any
 from ipcbench.errors import IpcbenchError
 from ipcbench.params import Case
 from ipcbench.results.schema import CaseKey, case_key
-from ipcbench.results.store import COLUMNS, SCHEMA_VERSION, RunPaths
+from ipcbench.results.store import COLUMNS, SCHEMA_VERSION, CsvDamage, RunPaths, parse_rows
 
 META_KEYS: dict[str, type] = {"run_id": str, "seed": int, "config": dict, "machine_id": str}
-
 
 
 @dataclass
@@ -188,23 +185,18 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _parse_rows(path: Path, text: str) -> tuple[list[str], list[dict[str, str]]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        header = next(reader, [])
-        if "schema_version" not in header:
-            raise _fail(path, "no schema_version column; pass a CSV from 'ipcbench run'")
-        rows: list[dict[str, str]] = []
-        for fields in reader:
-            if len(fields) != len(header):
-                raise _fail(
-                    path,
-                    f"line {reader.line_num} has {len(fields)} fields, expected {len(header)}: "
-                    "the file is damaged; start a new run",
-                )
-            rows.append(dict(zip(header, fields, strict=True)))
-    except csv.Error as exc:
-        raise _fail(path, f"line {reader.line_num} is not valid CSV ({exc})") from None
-    return header, rows
+        return parse_rows(text)
+    except CsvDamage as damage:
+        if damage.kind == "header" and not damage.detail:
+            raise _fail(path, "no schema_version column; pass a CSV from 'ipcbench run'") from None
+        if damage.kind == "fields":
+            raise _fail(
+                path,
+                f"line {damage.line} has {damage.n_fields} fields, expected {damage.expected}: "
+                "the file is damaged; start a new run",
+            ) from None
+        raise _fail(path, f"line {damage.line} is not valid CSV ({damage.detail})") from None
 
 
 def _check_rows(path: Path, header: list[str], rows: list[dict[str, str]], run_id: str) -> None:

@@ -13,8 +13,6 @@ Every problem with the files raises ``IpcbenchError`` with a one-line message.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import zlib
@@ -29,8 +27,10 @@ from ipcbench.results.store import (
     PARAM_COLUMNS,
     SAMPLES_COLUMNS,
     SCHEMA_VERSION,
+    CsvDamage,
     RunPaths,
     add_columns_of,
+    parse_rows,
 )
 
 if TYPE_CHECKING:
@@ -154,30 +154,21 @@ def read_run(csv_path: Path) -> pd.DataFrame:
 
 def _read_raw(path: Path) -> tuple[list[str], list[RawRow]]:
     """Header and rows as strings; refuses empty, binary, foreign and truncated files."""
-    text = _read_text(path)
-    reader = csv.reader(io.StringIO(text))
     try:
-        header = next(reader, [])
-    except csv.Error:
-        header = []  # not even a header line: reported as foreign below
-    if "schema_version" not in header:
+        return parse_rows(_read_text(path))
+    except CsvDamage as damage:
+        if damage.kind == "header":
+            raise IpcbenchError(
+                f"{path} is not an ipcbench result file (no schema_version column); {RUN_HINT}"
+            ) from None
+        if damage.kind == "fields":
+            raise IpcbenchError(
+                f"{path} line {damage.line} has {damage.n_fields} fields, expected "
+                f"{damage.expected}: the file is damaged; delete that line or re-run"
+            ) from None
         raise IpcbenchError(
-            f"{path} is not an ipcbench result file (no schema_version column); {RUN_HINT}"
-        )
-    rows: list[RawRow] = []
-    try:
-        for fields in reader:
-            if len(fields) != len(header):
-                raise IpcbenchError(
-                    f"{path} line {reader.line_num} has {len(fields)} fields, expected "
-                    f"{len(header)}: the file is damaged; delete that line or re-run"
-                )
-            rows.append(dict(zip(header, fields, strict=True)))
-    except csv.Error as exc:
-        raise IpcbenchError(
-            f"{path} line {reader.line_num} is not valid CSV ({exc}); re-run"
+            f"{path} line {damage.line} is not valid CSV ({damage.detail}); re-run"
         ) from None
-    return header, rows
 
 
 def _read_text(path: Path) -> str:

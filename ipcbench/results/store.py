@@ -133,16 +133,63 @@ def _ends_with_newline(path: Path) -> bool:
         return fh.read(1) == b"\n"
 
 
+class CsvDamage(Exception):
+    """A result CSV that cannot be parsed; each reader words its own message from it.
+
+    ``kind``: ``"header"`` (the header line is not CSV or has no schema_version column),
+    ``"fields"`` (a row has another number of fields than the header), ``"invalid"`` (a row is
+    not valid CSV). ``line`` is the 1-based line number, ``detail`` the csv module's reason."""
+
+    def __init__(
+        self, kind: str, line: int, detail: str = "", n_fields: int = 0, expected: int = 0
+    ) -> None:
+        super().__init__(kind, line, detail)
+        self.kind, self.line, self.detail = kind, line, detail
+        self.n_fields, self.expected = n_fields, expected  # "fields": found, header's
+
+
+def parse_rows(text: str) -> tuple[list[str], list[dict[str, str]]]:
+    """The one result CSV parser: header and rows as strings (stdlib only).
+
+    Strict: a header with a schema_version column, then rows with exactly as many fields as
+    the header; anything else raises ``CsvDamage`` (callers say what to do about it)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, [])
+    except csv.Error as exc:
+        raise CsvDamage("header", reader.line_num, str(exc)) from None
+    if "schema_version" not in header:
+        raise CsvDamage("header", reader.line_num)
+    rows: list[dict[str, str]] = []
+    try:
+        for fields in reader:
+            if len(fields) != len(header):
+                raise CsvDamage(
+                    "fields", reader.line_num, n_fields=len(fields), expected=len(header)
+                )
+            rows.append(dict(zip(header, fields, strict=True)))
+    except csv.Error as exc:
+        raise CsvDamage("invalid", reader.line_num, str(exc)) from None
+    return header, rows
+
+
 def read_rows(path: Path) -> list[dict[str, str]]:
-    """Read a result CSV as strings (no pandas); refuses files that are not ipcbench results."""
+    """Read a result CSV as strings (no pandas, ``parse_rows``); refuses files that are not
+    ipcbench results of this schema version."""
     try:
         with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
-            _check_header(path, header)
-            rows = list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            text = fh.read()
+        header, rows = parse_rows(text)
+    except (OSError, UnicodeDecodeError) as exc:
         raise IpcbenchError(f"cannot read results file {path}: {exc}") from None
+    except CsvDamage as damage:
+        if damage.kind == "header" and not damage.detail:
+            _check_header(path, next(csv.reader(io.StringIO(text)), []))
+        raise IpcbenchError(
+            f"cannot read results file {path}: line {damage.line} is damaged "
+            f"({damage.detail or f'{damage.n_fields} fields, expected {damage.expected}'})"
+        ) from None
+    _check_header(path, header)
     for row in rows:
         if row.get("schema_version") != str(SCHEMA_VERSION):
             raise IpcbenchError(
