@@ -7,8 +7,8 @@ workers (untimed), calibrates the message count to the target time (first round 
 rounds reuse that count), warms up, measures one batch and sends its row to the runner. Any
 failure ends the case with a status; cleanup always runs.
 
-Messages to the runner (over ``report``): ``("row", fields, samples_bytes)``, then
-``("end", status, error)``.
+Messages to the runner (over ``report``): a ``RowMessage`` (fields, samples bytes), then an
+``EndMessage`` (status, error), both from ``ipcbench.results.schema``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from ipcbench.measure import catalogue, patterns
 from ipcbench.measure.latency import latency_columns
 from ipcbench.measure.patterns.base import ChildFailed, Measurement, Placement, Session
 from ipcbench.params import Case
+from ipcbench.results.schema import EndMessage, RowMessage
 
 HELPER_WAIT_S = 0.5  # after a failure, time for a dead Manager server's exit to show
 
@@ -121,7 +122,7 @@ def drive(
     except (ChildFailed, CaseTimeout) as late:  # landed while the outcome was being decided
         status, error = getattr(late, "status", "timeout"), str(late)
     _cleanup(graceful=status == "ok")
-    report.send(("end", status, error))
+    report.send(EndMessage(status, error))
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the case is over: a late SIGTERM just ends it
 
 
@@ -271,7 +272,7 @@ def _measure(session: Session, case: Case, settings: Settings, report: Any, rnd:
     fields = row_fields(case, m, case.payload_bytes, session.wire_bytes)
     fields["repeat"] = rnd.repeat
     samples = m.samples_ns.tobytes() if m.samples_ns is not None else b""
-    report.send(("row", fields, samples))
+    report.send(RowMessage(fields, samples))
 
 
 def unlink_semaphores() -> int:

@@ -34,6 +34,7 @@ from ipcbench.harness.settings import Settings
 from ipcbench.harness.sweep import expand
 from ipcbench.params import Case
 from ipcbench.results import metadata
+from ipcbench.results.schema import EndMessage, RowMessage
 from ipcbench.results.store import SCHEMA_VERSION, ResultWriter, RunPaths
 
 GRACE_S = 3.0  # after SIGTERM, time for a driver to clean up before SIGKILL
@@ -423,18 +424,16 @@ class Runner:
             _signal(driver.pid, signal.SIGTERM)  # the driver cleans up, then we kill the group
             terminated, deadline = True, time.monotonic() + GRACE_S
 
-    def _handle(self, msg: tuple[Any, ...], outcome: CaseOutcome) -> bool:
+    def _handle(self, msg: RowMessage | EndMessage, outcome: CaseOutcome) -> bool:
         """Record one driver message; True when the case has ended."""
-        if msg[0] == "row":
-            _, fields, samples = msg
-            row = self._row(outcome.case, fields, "ok", "")
+        if isinstance(msg, RowMessage):
+            row = self._row(outcome.case, msg.fields, "ok", "")
             outcome.rows.append(row)
-            if samples:
-                outcome.samples[row["row_id"]] = samples
+            if msg.samples:
+                outcome.samples[row["row_id"]] = msg.samples
             return False
-        _, status, error = msg
         if outcome.status == "ok":  # a watchdog timeout stays a timeout
-            outcome.status, outcome.error = status, error
+            outcome.status, outcome.error = msg.status, msg.error
         return True
 
     def _row(self, case: Case, fields: dict[str, Any], status: str, error: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 SCHEMA_VERSION = 2
 
@@ -228,3 +228,21 @@ def percentile_sorted(ordered: Sequence[float], q: float) -> float:
     lo = math.floor(pos)
     hi = min(lo + 1, len(ordered) - 1)
     return float(ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo))
+
+
+# --- the driver's messages to the runner (one measured repeat) --------------------------------
+
+
+class RowMessage(NamedTuple):
+    """One measured repeat: its result columns (``COLUMNS`` minus what the runner adds: ids,
+    machine, parameters, status) and its raw latency samples (int64 ns as bytes, b'' if none)."""
+
+    fields: dict[str, Any]
+    samples: bytes
+
+
+class EndMessage(NamedTuple):
+    """The case is over: its status (``STATUSES``) and error text ('' when ok)."""
+
+    status: str
+    error: str
