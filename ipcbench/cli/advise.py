@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ipcbench.analysis import advise
-from ipcbench.cli.common import add_out_argument
-from ipcbench.cli.summarize import RESULTS_HELP, SubParsers
+from ipcbench.cli.common import SubParsers, add_command, add_out_argument
 from ipcbench.errors import IpcbenchError
 from ipcbench.params import MAX_PAYLOAD_BYTES, parse_size
 
@@ -41,21 +40,19 @@ MEASURE_FLOORS: tuple[str, ...] = ("raw_pipe",)
 PAYLOAD_KINDS = ("bytes", "object")
 
 
+HELP = "which channel to use for a message size and shape, with figures and intervals"
+# argparse re-wraps a description: its line breaks here do not show
+DESCRIPTION = """\
+Answer 'which multiprocessing channel should I use?' from results: the recommended channel (or
+the tie group of channels that do not differ significantly), how much slower
+multiprocessing.Queue and the other usual channels are (time ratios with intervals and their
+real levels), the machine's floor, the nearest measured sizes when the asked one was not
+measured, and caveats. --goal latency uses the round trip (pingpong); throughput uses the
+one-way stream, or fan when --producers/--consumers are given."""
+
+
 def register(sub: SubParsers[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    parser = sub.add_parser(
-        "advise",
-        help="which channel to use for a message size and shape, with figures and intervals",
-        description=(
-            "Answer 'which multiprocessing channel should I use?' from results: the "
-            "recommended channel (or the tie group of channels that do not differ "
-            "significantly), how much slower multiprocessing.Queue and the other usual "
-            "channels are (time ratios with intervals and their real levels), the machine's "
-            "floor, the nearest measured sizes when the asked one was not measured, and "
-            "caveats. --goal latency uses the round trip (pingpong); throughput uses the "
-            "one-way stream, or fan when --producers/--consumers are given."
-        ),
-    )
-    parser.add_argument("results", nargs="*", metavar="RESULTS", help=RESULTS_HELP)
+    parser = add_command(sub, "advise", main, HELP, DESCRIPTION, results="*")
     parser.add_argument("--size", required=True, help="payload size: 64, 4K, 64KiB, 16M")
     parser.add_argument("--goal", choices=advise.GOALS, default="latency", help="default latency")
     parser.add_argument("--producers", type=_count, help="producer processes (fan)")
@@ -78,7 +75,6 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> argparse.ArgumentParse
         parser, "with --measure: results folder (default: results/)", metavar="DIR", type=str
     )
     parser.add_argument("--json", action="store_true", help="print the answer as JSON")
-    parser.set_defaults(func=main)
     return parser
 
 

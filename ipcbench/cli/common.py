@@ -33,13 +33,16 @@ def add_command(
     description: str | None = None,
     *,
     results: str = "",
+    results_type: Any = None,
     **parser_options: Any,
 ) -> argparse.ArgumentParser:
     """A subcommand's parser: ``summary`` in the command list, ``description`` in its --help,
     ``main`` run on it; ``results`` (an nargs) adds the RESULTS files argument."""
     parser = sub.add_parser(name, help=summary, description=description, **parser_options)
     if results:
-        parser.add_argument("results", nargs=results, metavar="RESULTS", help=RESULTS_HELP)
+        parser.add_argument(
+            "results", nargs=results, metavar="RESULTS", type=results_type, help=RESULTS_HELP
+        )
     parser.set_defaults(func=main)
     return parser
 

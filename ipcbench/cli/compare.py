@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ipcbench.analysis.compare import ALPHA, MIN_EFFECT, Comparison, compare
+from ipcbench.cli.common import add_command
 from ipcbench.cli.summarize import (
     METRIC_UNITS,
     SubParsers,
@@ -33,22 +34,20 @@ SET_HELP = "a run's .csv or a machine folder (results/<machine-id>/: all its run
 Columns = list[tuple[str, Callable[[Mapping[str, Any]], str]]]
 
 
+HELP = "compare result sets case by case (time ratios, exact intervals, FDR-controlled verdicts)"
+# argparse re-wraps a description: its line breaks here do not show
+DESCRIPTION = """\
+Match cases across result sets by their parameters and show, for each set after the first (A),
+the time ratio to A: > 1 means slower than A (latency ratio, or inverse throughput ratio).
+Interval: exact Hodges-Lehmann interval of the ratio with its real confidence level (a 'range'
+where too few repeats allow 95%). p: Mann-Whitney U on the repeats; q: Benjamini-Hochberg
+adjusted over the cases compared with each set. A case is called slower/faster ('*') only when q
+< 0.05, the interval excludes 1 and the ratio differs from 1 by at least --min-effect (with 3
+repeats each p cannot go below 0.1: take 5 or more)."""
+
+
 def register(sub: SubParsers[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    parser = sub.add_parser(
-        "compare",
-        help="compare result sets case by case (time ratios, exact intervals, FDR-controlled "
-        "verdicts)",
-        description=(
-            "Match cases across result sets by their parameters and show, for each set after "
-            "the first (A), the time ratio to A: > 1 means slower than A (latency ratio, or "
-            "inverse throughput ratio). Interval: exact Hodges-Lehmann interval of the ratio "
-            "with its real confidence level (a 'range' where too few repeats allow 95%). "
-            "p: Mann-Whitney U on the repeats; q: Benjamini-Hochberg adjusted over the cases "
-            "compared with each set. A case is called slower/faster ('*') only when q < 0.05, "
-            "the interval excludes 1 and the ratio differs from 1 by at least --min-effect "
-            "(with 3 repeats each p cannot go below 0.1: take 5 or more)."
-        ),
-    )
+    parser = add_command(sub, "compare", main, HELP, DESCRIPTION)
     parser.add_argument("a", metavar="A", type=Path, help=f"reference set: {SET_HELP}")
     parser.add_argument("others", metavar="B", type=Path, nargs="+", help="sets compared to A")
     parser.add_argument(
@@ -67,7 +66,6 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> argparse.ArgumentParse
         f"(default: {MIN_EFFECT * 100:g}%%)",
     )
     add_output_arguments(parser)
-    parser.set_defaults(func=main)
     return parser
 
 

@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ipcbench.cli.common import add_out_argument
-from ipcbench.cli.summarize import RESULTS_HELP, SubParsers
+from ipcbench.cli.common import SubParsers, add_command, add_out_argument
 from ipcbench.errors import IpcbenchError
 
 if TYPE_CHECKING:
@@ -36,19 +35,17 @@ FIGURE_NAMES = (
 FORMATS = ("png", "svg", "pdf")
 
 
+HELP = "draw figures (PNG + SVG) from result files into plots/<machine-id>/"
+# argparse re-wraps a description: its line breaks here do not show
+DESCRIPTION = """\
+Draw figures from result files: throughput and latency vs payload size, latency distribution,
+scaling, backpressure, Manager proxy cost, start method and placement, cost breakdown; with
+results of several machines also a cross-CPU comparison (the first machine is the reference).
+Figures without data are skipped with the reason."""
+
+
 def register(sub: SubParsers[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    parser = sub.add_parser(
-        "plot",
-        help="draw figures (PNG + SVG) from result files into plots/<machine-id>/",
-        description=(
-            "Draw figures from result files: throughput and latency vs payload size, latency "
-            "distribution, scaling, backpressure, Manager proxy cost, start method and "
-            "placement, cost breakdown; with results of several machines also a cross-CPU "
-            "comparison (the first machine is the reference). Figures without data are "
-            "skipped with the reason."
-        ),
-    )
-    parser.add_argument("results", nargs="+", metavar="RESULTS", help=RESULTS_HELP)
+    parser = add_command(sub, "plot", main, HELP, DESCRIPTION, results="+")
     parser.add_argument(
         "--figures",
         action="append",
@@ -67,7 +64,6 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> argparse.ArgumentParse
         metavar="FMT,...",
         help=f"file formats (default: png,svg; valid: {', '.join(FORMATS)})",
     )
-    parser.set_defaults(func=main)
     return parser
 
 

@@ -9,30 +9,26 @@ from __future__ import annotations
 
 import argparse
 
-from ipcbench.cli.common import add_out_argument
+from ipcbench.cli.common import SubParsers, add_command, add_out_argument
 from ipcbench.cli.plot import out_dir_for
-from ipcbench.cli.summarize import RESULTS_HELP, SubParsers
+
+HELP = "write an HTML + Markdown report (findings, recommendations, figures) per machine"
+# argparse re-wraps a description: its line breaks here do not show
+DESCRIPTION = """\
+Write report.html (self-contained: figures embedded) and report.md (figures as PNG files beside
+it) with the machine's metadata, key findings computed from the data, the best transport per
+payload size and process count with its margin and significance, all figures, stability warnings
+and failed cases."""
 
 
 def register(sub: SubParsers[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    parser = sub.add_parser(
-        "report",
-        help="write an HTML + Markdown report (findings, recommendations, figures) per machine",
-        description=(
-            "Write report.html (self-contained: figures embedded) and report.md (figures as PNG "
-            "files beside it) with the machine's metadata, key findings computed from the data, "
-            "the best transport per payload size and process count with its margin and "
-            "significance, all figures, stability warnings and failed cases."
-        ),
-    )
-    parser.add_argument("results", nargs="+", metavar="RESULTS", help=RESULTS_HELP)
+    parser = add_command(sub, "report", main, HELP, DESCRIPTION, results="+")
     add_out_argument(
         parser,
         "output folder (default: plots/<machine-id>/; with several "
         "machines one subfolder per machine)",
         metavar="DIR",
     )
-    parser.set_defaults(func=main)
     return parser
 
 

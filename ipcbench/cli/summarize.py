@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ipcbench.analysis import stats
-from ipcbench.cli.common import add_out_argument
+from ipcbench.cli.common import SubParsers, add_command, add_out_argument
 from ipcbench.errors import IpcbenchError
 from ipcbench.results.loader import SOURCE_COLUMN, load_all, load_samples, sort_cases, typed_params
 from ipcbench.results.store import PARAM_COLUMNS
@@ -23,31 +23,26 @@ from ipcbench.results.store import PARAM_COLUMNS
 if TYPE_CHECKING:
     import pandas as pd
 
-SubParsers = argparse._SubParsersAction  # argparse exposes no public name for it
-RESULTS_HELP = "a run's .csv, a machine folder (results/<machine-id>/) or the results folder"
 METRIC_UNITS = {"lat_p50_us": "lat p50 [us]", "msgs_per_s": "msgs/s"}
 ALWAYS_SHOWN = ("transport", "pattern", "payload_bytes")
 WARNING_SEP = " | "
 MAX_WARNINGS_SHOWN = 20
 
 
+HELP = "one line per case: median, interval, p99, CV, failed repeats, warnings"
+# argparse re-wraps a description: its line breaks here do not show
+DESCRIPTION = """\
+Summarise result files, one line per case. 'median' is the median over ok repeats of the case's
+primary figure (latency p50 in us for pingpong/proxy_ops, msgs/s otherwise) with its exact
+order-statistic interval and that interval's real confidence level (a 'range' when too few
+repeats reach 95%: 5 repeats give min-max at 93.8%); p50/p99 [us] pool every message's latency
+from the samples file and stay empty when too few samples support them (p99 needs 1000: at least
+10 beyond it); CV is stdev/mean over repeats."""
+
+
 def register(sub: SubParsers[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    parser = sub.add_parser(
-        "summarize",
-        help="one line per case: median, interval, p99, CV, failed repeats, warnings",
-        description=(
-            "Summarise result files, one line per case. 'median' is the median over ok repeats "
-            "of the case's primary figure (latency p50 in us for pingpong/proxy_ops, msgs/s "
-            "otherwise) with its exact order-statistic interval and that interval's real "
-            "confidence level (a 'range' when too few repeats reach 95%: 5 repeats give "
-            "min-max at 93.8%); p50/p99 [us] pool every message's latency from the samples "
-            "file and stay empty when too few samples support them (p99 needs 1000: at least "
-            "10 beyond it); CV is stdev/mean over repeats."
-        ),
-    )
-    parser.add_argument("results", nargs="+", metavar="RESULTS", help=RESULTS_HELP)
+    parser = add_command(sub, "summarize", main, HELP, DESCRIPTION, results="+")
     add_output_arguments(parser)
-    parser.set_defaults(func=main)
     return parser
 
 
