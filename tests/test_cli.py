@@ -529,3 +529,31 @@ def test_a_run_stopped_before_its_first_row_leaves_no_files(
     code, err = _main_stderr(capsys, "run", *TINY_RUN, "-q", "-o", str(tmp_path))
     assert code == 130 and err == ["ipcbench: interrupted"]
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_every_sweep_option_is_declared_once_in_the_options_table(tmp_path: Path) -> None:
+    """run's flags, the TOML keys, the Settings fields and resume's flag names all come from
+    ipcbench/options.py; the --quick defaults too."""
+    import dataclasses
+
+    from ipcbench import cli
+    from ipcbench.harness.resume import flag_of
+    from ipcbench.harness.settings import Settings, build_settings, load_config
+    from ipcbench.options import NOT_SET, OPTIONS
+
+    fields = {f.name for f in dataclasses.fields(Settings)} - {"faults"}
+    assert {o.field for o in OPTIONS} == fields and len(OPTIONS) == len(fields)
+    run = cli._subcommands(cli.build_parser())["run"]
+    flags = {f for a in run._actions for f in a.option_strings} - {"-h", "--help", "--output"}
+    expected = {f for o in OPTIONS if o.help for f in (o.short, o.flag) if f}
+    assert flags == expected | {"-c", "--config", "--resume"}
+    config = tmp_path / "all.toml"
+    config.write_text("".join(f"{o.key.replace('_', '-')} = 1\n" for o in OPTIONS))
+    assert set(load_config(str(config))) == {o.key for o in OPTIONS}  # every key is accepted
+    for option in OPTIONS:
+        assert flag_of(option.field) == option.flag
+    quick, plain = build_settings({"quick": True}), build_settings({})
+    for option in OPTIONS:
+        if option.quick is not NOT_SET:
+            assert getattr(quick, option.field) == option.read(option.quick), option.key
+    assert quick.quick and (quick.target_time_s, plain.target_time_s) == (0.02, 0.1)
