@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from ipcbench.analysis import stats
 from ipcbench.errors import IpcbenchError
 from ipcbench.results.loader import sort_cases, typed_params
+from ipcbench.results.schema import CaseKey
 from ipcbench.results.store import PARAM_COLUMNS, SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ BASELINE_MATCH_ORDER: tuple[str, ...] = (
     "maxsize",
 )
 
-Key = tuple[str, ...]
+Key = CaseKey  # schema.case_key of a row (stats.group_cases)
 _COL = {name: i for i, name in enumerate(PARAM_COLUMNS)}
 
 
