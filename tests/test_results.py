@@ -108,3 +108,19 @@ def test_one_parser_for_every_reader() -> None:
     with pytest.raises(CsvDamage) as foreign:
         parse_rows("a,b\n1,2\n")
     assert foreign.value.kind == "header"
+
+
+def test_run_store_claims_a_new_name_and_owns_its_files(tmp_path: Path) -> None:
+    from ipcbench.results.store import RunStore
+
+    first = RunStore.claim_new(tmp_path, lambda: "20260101T000000Z")
+    second = RunStore.claim_new(tmp_path, lambda: "20260101T000000Z")
+    assert (first.csv.name, second.csv.name) == ("20260101T000000Z.csv", "20260101T000000Z-1.csv")
+    first.write_meta({"run_id": "r"})
+    assert first.meta.read_text(encoding="utf-8").startswith("{")
+    with first.writer(claimed=True) as writer:
+        writer.write_case([{"schema_version": 2, "run_id": "r", "row_id": "r-1"}], {"r-1": [5]})
+    assert [r["row_id"] for r in first.read_rows()] == ["r-1"]
+    assert list(first.read_samples()) == [("r-1", 5)]
+    second.remove_if_unstarted()
+    assert not second.taken() and first.taken()

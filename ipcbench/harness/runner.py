@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
 import multiprocessing
 import os
 import random
@@ -97,50 +96,9 @@ def check_folder(
         raise IpcbenchError(f"less than 50 MiB free in {folder}; {fix_space}")
 
 
-def new_run_paths(folder: Path) -> RunPaths:
-    """The first free ``<stamp>[-N].csv`` name (nothing is created; see create_run_files)."""
-    stamp = metadata.utc_stamp()
-    paths = RunPaths.for_csv(folder / f"{stamp}.csv")
-    suffix = 1
-    while _taken(paths):  # never overwrite: two runs in one second get -1, -2, ...
-        paths = RunPaths.for_csv(folder / f"{stamp}-{suffix}.csv")
-        suffix += 1
-    return paths
-
-
-def _taken(paths: RunPaths) -> bool:
-    return any(path.exists() for path in (paths.csv, paths.meta, paths.samples))
-
-
 def create_run_files(folder: Path, attempts: int = 1000) -> RunPaths:
-    """Claim a new run's CSV name by creating the file exclusively (O_EXCL).
-
-    Two runs started at once in the same folder may both find ``<stamp>.csv`` free; only one
-    can create it, the other takes the next name, so they never share (or mix rows in) a file.
-    The CSV is created empty; ResultWriter writes its header.
-    """
-    for _ in range(attempts):
-        paths = new_run_paths(folder)
-        try:
-            fd = os.open(paths.csv, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            continue  # another run took this name between the check and the create
-        except OSError as exc:
-            raise IpcbenchError(
-                f"cannot write results to {folder}: {exc.strerror or exc}; "
-                "pass a writable --out DIR"
-            ) from None
-        os.close(fd)
-        return paths
-    raise IpcbenchError(f"cannot find a free run file name in {folder}")
-
-
-def _remove_unstarted(paths: RunPaths) -> None:
-    """Remove a new run's files if its CSV is still empty (claimed, nothing written)."""
-    with contextlib.suppress(OSError):
-        if paths.csv.stat().st_size == 0:
-            paths.csv.unlink()
-            paths.meta.unlink(missing_ok=True)
+    """Claim a new run's CSV name exclusively (``RunStore.claim_new``)."""
+    return RunPaths.claim_new(folder, metadata.utc_stamp, attempts)
 
 
 def _become_subreaper() -> None:
@@ -275,10 +233,10 @@ class Runner:
         try:
             _become_subreaper()
             _start_resource_tracker()
-            writer = ResultWriter(paths, resume=not new_run, claimed=new_run)
+            writer = paths.writer(resume=not new_run, claimed=new_run)
         except BaseException:  # Ctrl-C before the first byte: leave no empty run behind
             if new_run:
-                _remove_unstarted(paths)
+                paths.remove_if_unstarted()
             raise
         rows: list[dict[str, Any]] = []
         progress = Progress(len(schedule), quiet=self.settings.quiet)
@@ -371,9 +329,7 @@ class Runner:
             n_cases=len(self.cases),
             finished=finished,
         )
-        tmp = paths.meta.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, paths.meta)
+        paths.write_meta(meta)
 
     def run_case(self, case: Case, repeat: int = 0) -> CaseOutcome:
         """Run one repeat of a case in a driver process under the watchdog; always reaps its

@@ -14,11 +14,13 @@ This module uses only the standard library so the runner never imports pandas.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
+import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,21 +48,82 @@ def add_columns_of(version: int) -> Any:
 
 
 @dataclass(frozen=True)
-class RunPaths:
-    """The three files of one run."""
+class RunStore:
+    """The files of one run (CSV, meta.json, samples): their paths, claiming a new run's
+    name, writing (``writer``: append + fsync; ``write_meta``: atomic) and reading."""
 
     csv: Path
     meta: Path
     samples: Path
 
     @classmethod
-    def for_csv(cls, csv_path: Path) -> RunPaths:
+    def for_csv(cls, csv_path: Path) -> RunStore:
         stem = csv_path.name[: -len(".csv")] if csv_path.name.endswith(".csv") else csv_path.name
         return cls(
             csv=csv_path,
             meta=csv_path.with_name(stem + ".meta.json"),
             samples=csv_path.with_name(stem + ".samples.csv.gz"),
         )
+
+    @classmethod
+    def first_free(cls, folder: Path, stamp: str) -> RunStore:
+        """The first free ``<stamp>[-N].csv`` name (nothing is created; see ``claim_new``)."""
+        store = cls.for_csv(folder / f"{stamp}.csv")
+        suffix = 1
+        while store.taken():  # never overwrite: two runs in one second get -1, -2, ...
+            store = cls.for_csv(folder / f"{stamp}-{suffix}.csv")
+            suffix += 1
+        return store
+
+    @classmethod
+    def claim_new(cls, folder: Path, stamp: Callable[[], str], attempts: int = 1000) -> RunStore:
+        """Claim a new run's CSV name by creating the file exclusively (O_EXCL).
+
+        Two runs started at once in the same folder may both find ``<stamp>.csv`` free; only
+        one can create it, the other takes the next name, so they never share (or mix rows in)
+        a file. The CSV is created empty; ``writer`` writes its header."""
+        for _ in range(attempts):
+            store = cls.first_free(folder, stamp())
+            try:
+                fd = os.open(store.csv, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            except FileExistsError:
+                continue  # another run took this name between the check and the create
+            except OSError as exc:
+                raise IpcbenchError(
+                    f"cannot write results to {folder}: {exc.strerror or exc}; "
+                    "pass a writable --out DIR"
+                ) from None
+            os.close(fd)
+            return store
+        raise IpcbenchError(f"cannot find a free run file name in {folder}")
+
+    def taken(self) -> bool:
+        return any(path.exists() for path in (self.csv, self.meta, self.samples))
+
+    def remove_if_unstarted(self) -> None:
+        """Remove a new run's files if its CSV is still empty (claimed, nothing written)."""
+        with contextlib.suppress(OSError):
+            if self.csv.stat().st_size == 0:
+                self.csv.unlink()
+                self.meta.unlink(missing_ok=True)
+
+    def writer(self, *, resume: bool = False, claimed: bool = False) -> ResultWriter:
+        return ResultWriter(self, resume=resume, claimed=claimed)
+
+    def write_meta(self, meta: Mapping[str, Any]) -> None:
+        """Write meta.json atomically (a temp file, then a rename)."""
+        tmp = self.meta.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, self.meta)
+
+    def read_rows(self) -> list[dict[str, str]]:
+        return read_rows(self.csv)
+
+    def read_samples(self) -> Iterator[tuple[str, int]]:
+        return read_samples(self.samples)
+
+
+RunPaths = RunStore  # the name most callers still use
 
 
 def _format(value: Any) -> str:
