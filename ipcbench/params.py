@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ipcbench.errors import IpcbenchError
+from ipcbench.results.schema import human_size  # noqa: F401 (re-exported)
 
 _UNITS = {
     "": 1,
@@ -66,14 +67,6 @@ def parse_size(text: str | int) -> int:
     if value > MAX_PAYLOAD_BYTES:
         raise IpcbenchError(f"size {text!r} is larger than the 1 GiB limit; use a smaller size")
     return value
-
-
-def human_size(n_bytes: int) -> str:
-    """64 -> '64 B', 4096 -> '4 KiB', 1048576 -> '1 MiB'."""
-    for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
-        if n_bytes >= factor and n_bytes % factor == 0:
-            return f"{n_bytes // factor} {unit}"
-    return f"{n_bytes} B"
 
 
 @dataclass(frozen=True, order=True)
