@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from ipcbench.analysis.compare import MIN_EFFECT, compare
 from ipcbench.results.loader import load
-from ipcbench.results.store import LATENCY_COLUMNS
+from ipcbench.results.schema import LATENCY_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -66,7 +66,8 @@ from ipcbench import transports
 from ipcbench.harness.settings import validate
 from ipcbench.harness.sweep import expand
 from ipcbench.params import Case
-from ipcbench.results.store import PARAM_COLUMNS, read_rows
+from ipcbench.results.schema import PARAM_COLUMNS
+from ipcbench.results.store import read_rows
 
 MARKER_ENV = "IPCBENCH_MATRIX_MARKER"
 SEM_PREFIX = "/mpfm"  # + the job's marker: its named semaphores, told apart in /dev/shm

@@ -9,7 +9,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ipcbench.errors import IpcbenchError
-from ipcbench.results.schema import human_size  # noqa: F401 (re-exported)
 
 _UNITS = {
     "": 1,

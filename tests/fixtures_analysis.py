@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ipcbench.results.store import COLUMNS, SCHEMA_VERSION, ResultWriter, RunPaths
+from ipcbench.results.schema import COLUMNS, SCHEMA_VERSION
+from ipcbench.results.store import ResultWriter, RunStore
 
 # 7 repeats, +-3 % around the figure: CV ~2.2 %, median exactly the figure.
 SPREAD: tuple[float, ...] = (0.97, 0.98, 0.99, 1.0, 1.01, 1.02, 1.03)
@@ -176,7 +177,7 @@ def write_run(
 ) -> Path:
     """Write one run (CSV, samples, meta JSON unless ``meta`` is None); returns the CSV path."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths = RunPaths.for_csv(folder / f"{stamp}.csv")
+    paths = RunStore.for_csv(folder / f"{stamp}.csv")
     with ResultWriter(paths) as writer:
         for rows in cases:
             writer.write_case(rows, samples_for(rows) if with_samples else {})

@@ -18,7 +18,8 @@ from typing import Any
 import pandas as pd
 
 from ipcbench.results.loader import FLOAT_COLUMNS, INT_COLUMNS
-from ipcbench.results.store import COLUMNS, SCHEMA_VERSION, ResultWriter, RunPaths
+from ipcbench.results.schema import COLUMNS, SCHEMA_VERSION
+from ipcbench.results.store import ResultWriter, RunStore
 
 MACHINE_ID = "test-cpu-2cpu-abcdef12"
 CPU_MODEL = "Test CPU @ 3.0GHz"
@@ -266,7 +267,7 @@ def write_run(
 ) -> Path:
     """Write a run (CSV, samples, meta JSON) into folder; return the CSV path."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths = RunPaths.for_csv(folder / f"{stamp}.csv")
+    paths = RunStore.for_csv(folder / f"{stamp}.csv")
     info = META if meta is None else meta
     with ResultWriter(paths) as writer:
         raw = samples_for(rows, samples) if samples else {}

@@ -16,7 +16,8 @@ from typing import Any
 import psutil
 import pytest
 
-from ipcbench.results.store import COLUMNS, read_rows
+from ipcbench.results.schema import COLUMNS
+from ipcbench.results.store import read_rows
 
 
 def ipcbench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

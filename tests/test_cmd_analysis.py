@@ -15,7 +15,7 @@ import pytest
 from ipcbench.cli import compare as compare_cmd
 from ipcbench.cli import summarize as summarize_cmd
 from ipcbench.errors import IpcbenchError
-from ipcbench.results.store import ResultWriter, RunPaths
+from ipcbench.results.store import ResultWriter, RunStore
 from tests.fixtures_analysis import case_rows, params, write_machine, write_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -146,7 +146,7 @@ def test_summarize_p99_with_enough_samples_and_range_with_five_repeats(
     samples = {
         r["row_id"]: [1000 * (200 * i + k) for k in range(1, 201)] for i, r in enumerate(rows)
     }
-    paths = RunPaths.for_csv(tmp_path / "r.csv")
+    paths = RunStore.for_csv(tmp_path / "r.csv")
     with ResultWriter(paths) as writer:
         writer.write_case(rows, samples)
     out_csv = tmp_path / "s.csv"

@@ -12,7 +12,8 @@ import pytest
 
 from ipcbench import cli
 from ipcbench.analysis.export import case_of, pyperf_suite
-from ipcbench.results.store import SCHEMA_VERSION, ResultWriter, RunPaths
+from ipcbench.results.schema import SCHEMA_VERSION
+from ipcbench.results.store import ResultWriter, RunStore
 
 PIPE = {"transport": "pipe", "pattern": "pingpong", "payload_bytes": 64, "start_method": "fork"}
 QUEUE = {
@@ -83,7 +84,7 @@ def write_run(folder: Path, run_id: str, pipe_us: float, queue_us: float, **extr
         )
     )
     folder.mkdir(parents=True, exist_ok=True)
-    paths = RunPaths.for_csv(folder / f"{run_id}.csv")
+    paths = RunStore.for_csv(folder / f"{run_id}.csv")
     with ResultWriter(paths) as writer:
         writer.write_case(rows, {})
     return paths.csv

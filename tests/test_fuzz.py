@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 from ipcbench import cli
 from ipcbench.harness.runner import CaseOutcome, Runner
 from ipcbench.harness.settings import build_settings
-from ipcbench.results.store import COLUMNS, RunPaths
+from ipcbench.results.schema import COLUMNS
+from ipcbench.results.store import RunStore
 
 # The same examples every run (a stable suite); IPCBENCH_FUZZ=N explores N fresh ones per test.
 FRESH = int(os.environ.get("IPCBENCH_FUZZ", "0"))
@@ -182,7 +183,7 @@ def test_awkward_toml_values(stubbed: Path, text: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> RunPaths:
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> RunStore:
     out = tmp_path_factory.mktemp("pristine")
     options = {**FAST, "transports": "memcpy", "sizes": "8,64", "out": str(out)}
     return Runner(build_settings(options)).run().paths
@@ -255,10 +256,10 @@ READERS = {
 @FUZZ
 @given(data=st.data())
 def test_fuzzed_result_files(
-    stubbed: Path, pristine: RunPaths, reader: str, data: st.DataObject
+    stubbed: Path, pristine: RunStore, reader: str, data: st.DataObject
 ) -> None:
     _, content = data.draw(damaged(pristine.csv.read_bytes()), label="damage")
-    run = RunPaths.for_csv(stubbed / "r" / pristine.csv.name)
+    run = RunStore.for_csv(stubbed / "r" / pristine.csv.name)
     run.csv.parent.mkdir(exist_ok=True)
     run.csv.write_bytes(content)
     shutil.copy(pristine.meta, run.meta)
@@ -280,14 +281,14 @@ def _fake_case(self: Runner, case: Any, repeat: int = 0) -> CaseOutcome:
 @FUZZ
 @given(data=st.data())
 def test_fuzzed_resume(
-    stubbed: Path, pristine: RunPaths, monkeypatch: pytest.MonkeyPatch, data: st.DataObject
+    stubbed: Path, pristine: RunStore, monkeypatch: pytest.MonkeyPatch, data: st.DataObject
 ) -> None:
     """--resume on damaged files: refused untouched, or continued by appending only (after,
     at most, cutting off an incomplete last line)."""
     monkeypatch.setattr(Runner, "run", REAL_RUN)
     monkeypatch.setattr(Runner, "run_case", _fake_case)
     _, content = data.draw(damaged(pristine.csv.read_bytes()), label="damage")
-    run = RunPaths.for_csv(stubbed / "r" / pristine.csv.name)
+    run = RunStore.for_csv(stubbed / "r" / pristine.csv.name)
     run.csv.parent.mkdir(exist_ok=True)
     run.csv.write_bytes(content)
     shutil.copy(pristine.meta, run.meta)

@@ -9,7 +9,7 @@ import pytest
 
 from ipcbench.analysis import stats
 from ipcbench.measure import latency
-from ipcbench.results.store import ResultWriter, RunPaths, read_rows
+from ipcbench.results.store import ResultWriter, RunStore, read_rows
 from tests.fixtures_analysis import case_rows, params
 
 
@@ -45,7 +45,7 @@ def test_rule_matches_stats() -> None:
 def test_csv_writer_writes_an_empty_cell(tmp_path: Path) -> None:
     rows = case_rows(params(), 20.0, spread=(1.0,))
     rows[0].update(latency.latency_columns(list(range(1, 295))))
-    paths = RunPaths.for_csv(tmp_path / "run.csv")
+    paths = RunStore.for_csv(tmp_path / "run.csv")
     with ResultWriter(paths) as writer:
         writer.write_case(rows, {})
     (row,) = read_rows(paths.csv)

@@ -12,7 +12,8 @@ import pytest
 
 from ipcbench.errors import IpcbenchError
 from ipcbench.results import loader
-from ipcbench.results.store import COLUMNS, SCHEMA_VERSION, RunPaths
+from ipcbench.results.schema import COLUMNS, SCHEMA_VERSION
+from ipcbench.results.store import RunStore
 from tests.fixtures_analysis import (
     case_rows,
     default_meta,
@@ -169,7 +170,7 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     (no_results / "notes.txt").write_text("hi")
     bad["folder without results"] = (no_results, "no result files")
     bad["missing path"] = (tmp_path / "nope", "does not exist")
-    bad["samples file"] = (RunPaths.for_csv(good).samples, "pass the run's .csv")
+    bad["samples file"] = (RunStore.for_csv(good).samples, "pass the run's .csv")
     return bad
 
 
@@ -203,17 +204,17 @@ def test_bad_input_raises_one_line(tmp_path: Path, name: str) -> None:
 
 def test_bad_meta_json(tmp_path: Path) -> None:
     csv_path = _good_csv(tmp_path)
-    RunPaths.for_csv(csv_path).meta.write_text("{not json")
+    RunStore.for_csv(csv_path).meta.write_text("{not json")
     with pytest.raises(IpcbenchError, match=r"meta\.json is not valid JSON"):
         loader.load(csv_path)
-    RunPaths.for_csv(csv_path).meta.write_text(json.dumps([1, 2]))
+    RunStore.for_csv(csv_path).meta.write_text(json.dumps([1, 2]))
     with pytest.raises(IpcbenchError, match="not a JSON object"):
         loader.load(csv_path)
 
 
 def test_damaged_samples(tmp_path: Path) -> None:
     csv_path = write_run(tmp_path, "r", machine_rows("m1")[:1])
-    samples = RunPaths.for_csv(csv_path).samples
+    samples = RunStore.for_csv(csv_path).samples
     samples.write_bytes(samples.read_bytes()[:-10])
     with pytest.raises(IpcbenchError, match="damaged or truncated"):
         loader.load_samples(csv_path)

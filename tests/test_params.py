@@ -5,7 +5,8 @@ import pytest
 from ipcbench.errors import IpcbenchError
 from ipcbench.harness.settings import build_settings
 from ipcbench.harness.sweep import expand
-from ipcbench.params import human_size, parse_size
+from ipcbench.params import parse_size
+from ipcbench.results.schema import human_size
 
 
 @pytest.mark.parametrize(

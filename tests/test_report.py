@@ -18,7 +18,7 @@ from ipcbench import cli
 from ipcbench.analysis import summary
 from ipcbench.cli import plot as plot_command
 from ipcbench.errors import IpcbenchError
-from ipcbench.params import human_size
+from ipcbench.results.schema import human_size
 from ipcbench.views import plots, report
 from ipcbench.views.report.analysis import analyse
 from ipcbench.views.report.blocks import Table, to_markdown

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from ipcbench.errors import IpcbenchError
-from ipcbench.results.store import COLUMNS, ResultWriter, RunPaths, read_rows, read_samples
+from ipcbench.results.schema import COLUMNS
+from ipcbench.results.store import ResultWriter, RunStore, read_rows, read_samples
 
 
 def _row(i: int) -> dict:
@@ -25,7 +26,7 @@ def _row(i: int) -> dict:
 
 
 def test_round_trip(tmp_path: Path) -> None:
-    paths = RunPaths.for_csv(tmp_path / "x.csv")
+    paths = RunStore.for_csv(tmp_path / "x.csv")
     with ResultWriter(paths) as writer:
         writer.write_case([_row(1)], {"r-1": array("q", [100, 200])})
         writer.write_case([_row(2)], {"r-2": array("q", [300])})
@@ -37,13 +38,13 @@ def test_round_trip(tmp_path: Path) -> None:
 
 
 def test_paths_beside_csv(tmp_path: Path) -> None:
-    paths = RunPaths.for_csv(tmp_path / "20260101T000000Z.csv")
+    paths = RunStore.for_csv(tmp_path / "20260101T000000Z.csv")
     assert paths.meta.name == "20260101T000000Z.meta.json"
     assert paths.samples.name == "20260101T000000Z.samples.csv.gz"
 
 
 def test_refuses_to_overwrite(tmp_path: Path) -> None:
-    paths = RunPaths.for_csv(tmp_path / "x.csv")
+    paths = RunStore.for_csv(tmp_path / "x.csv")
     paths.csv.write_text("precious\n")
     with pytest.raises(IpcbenchError, match="refusing to overwrite"):
         ResultWriter(paths)

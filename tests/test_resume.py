@@ -24,28 +24,29 @@ from ipcbench.errors import IpcbenchError
 from ipcbench.harness.resume import load_resume
 from ipcbench.harness.runner import Runner
 from ipcbench.harness.settings import build_settings
-from ipcbench.results.store import PARAM_COLUMNS, RunPaths, read_rows, read_samples
+from ipcbench.results.schema import PARAM_COLUMNS
+from ipcbench.results.store import RunStore, read_rows, read_samples
 
 SWEEP = {**FAST, "transports": "memcpy,pickle", "sizes": "8,64", "seed": 7}
 N_CASES = 8  # 2 transports x 2 patterns x 2 sizes
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory: pytest.TempPathFactory) -> RunPaths:
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> RunStore:
     out = tmp_path_factory.mktemp("finished")
     result = Runner(build_settings({**SWEEP, "out": str(out)})).run()
     assert len(read_rows(result.paths.csv)) == N_CASES * 2
     return result.paths
 
 
-def copy_run(paths: RunPaths, folder: Path) -> RunPaths:
+def copy_run(paths: RunStore, folder: Path) -> RunStore:
     folder.mkdir(parents=True, exist_ok=True)
     for path in (paths.csv, paths.meta, paths.samples):
         shutil.copy(path, folder / path.name)
-    return RunPaths.for_csv(folder / paths.csv.name)
+    return RunStore.for_csv(folder / paths.csv.name)
 
 
-def interrupted(paths: RunPaths, folder: Path, keep_cases: int) -> RunPaths:
+def interrupted(paths: RunStore, folder: Path, keep_cases: int) -> RunStore:
     """A copy of the run as if stopped after ``keep_cases`` cases (2 rows each)."""
     run = copy_run(paths, folder)
     lines = run.csv.read_bytes().splitlines(keepends=True)
@@ -63,7 +64,7 @@ def case_repeats(rows: list[dict[str, str]]) -> Counter[tuple[str, ...]]:
 
 
 def test_resume_runs_only_the_missing_cases_under_the_same_run(
-    finished_run: RunPaths, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    finished_run: RunStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = interrupted(finished_run, tmp_path / "run", keep_cases=3)
     before = run.csv.read_bytes()
@@ -85,7 +86,7 @@ def test_resume_runs_only_the_missing_cases_under_the_same_run(
 
 
 def test_nothing_to_resume_is_fine(
-    finished_run: RunPaths, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    finished_run: RunStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = copy_run(finished_run, tmp_path / "run")
     before = run.csv.read_bytes()
@@ -105,7 +106,7 @@ def test_nothing_to_resume_is_fine(
     ],
 )
 def test_other_settings_are_refused_naming_the_difference(
-    finished_run: RunPaths,
+    finished_run: RunStore,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     flags: list[str],
@@ -120,7 +121,7 @@ def test_other_settings_are_refused_naming_the_difference(
 
 
 def test_same_settings_and_output_options_are_accepted(
-    finished_run: RunPaths, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    finished_run: RunStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = interrupted(finished_run, tmp_path / "run", keep_cases=6)
     config = tmp_path / "sweep.toml"
@@ -134,7 +135,7 @@ def test_same_settings_and_output_options_are_accepted(
     assert not (tmp_path / "elsewhere").exists()  # rows go to RESULT.csv
 
 
-def test_the_api_refuses_other_settings_too(finished_run: RunPaths, tmp_path: Path) -> None:
+def test_the_api_refuses_other_settings_too(finished_run: RunStore, tmp_path: Path) -> None:
     run = interrupted(finished_run, tmp_path / "run", keep_cases=1)
     state = load_resume(run.csv)
     other = build_settings({**SWEEP, "target_time": 0.01, "out": str(tmp_path)})
@@ -143,7 +144,7 @@ def test_the_api_refuses_other_settings_too(finished_run: RunPaths, tmp_path: Pa
 
 
 def test_a_line_cut_off_by_a_crash_is_removed_then_resumed(
-    finished_run: RunPaths, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    finished_run: RunStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Decision: a last line without its line end cannot be trusted (any value may be cut);
     it is cut off, reported, and the case runs again if no complete row of it remains."""
@@ -162,7 +163,7 @@ def test_a_line_cut_off_by_a_crash_is_removed_then_resumed(
 
 
 def test_a_samples_block_cut_off_by_a_crash_is_removed(
-    finished_run: RunPaths, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    finished_run: RunStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = interrupted(finished_run, tmp_path / "run", keep_cases=2)
     data = run.samples.read_bytes()
@@ -207,7 +208,7 @@ CSV_DAMAGE: dict[str, tuple[Any, str]] = {
 
 @pytest.mark.parametrize("damage", list(CSV_DAMAGE))
 def test_damaged_result_files_are_refused_untouched(
-    finished_run: RunPaths, tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
+    finished_run: RunStore, tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
 ) -> None:
     run = interrupted(finished_run, tmp_path / "run", keep_cases=2)
     change, message = CSV_DAMAGE[damage]
@@ -237,7 +238,7 @@ META_DAMAGE: dict[str, tuple[Any, str]] = {
 
 @pytest.mark.parametrize("damage", list(META_DAMAGE))
 def test_damaged_metadata_is_refused(
-    finished_run: RunPaths, tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
+    finished_run: RunStore, tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
 ) -> None:
     run = interrupted(finished_run, tmp_path / "run", keep_cases=2)
     change, message = META_DAMAGE[damage]
@@ -255,7 +256,7 @@ def test_damaged_metadata_is_refused(
 
 
 def test_another_machine_is_refused(
-    finished_run: RunPaths,
+    finished_run: RunStore,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,

@@ -19,8 +19,8 @@ import ipcbench
 
 PACKAGE = Path(ipcbench.__file__).resolve().parent
 # Modules that read files a user passes (results, metadata, samples, configs).
-READERS = ("loader.py", "results.py", "resume.py", "sweep.py", "stats.py", "compare.py",
-           "summary.py", "report.py", "plots.py", "cli.py", "commands")  # fmt: skip
+# Whole layers: everything that reads result files, configs or resume state.
+READERS = ("results", "harness", "analysis", "views", "cli", "options.py", "params.py")
 UNPICKLERS = {"pickle", "cPickle", "_pickle", "marshal", "shelve", "dill", "cloudpickle", "yaml"}
 # The in-process pickle floor unpickles the payload it pickled itself a moment before.
 OWN_DATA_UNPICKLING = {"transports/inprocess.py"}
@@ -31,6 +31,14 @@ def _modules(names: tuple[str, ...] | None = None) -> list[Path]:
     if names is None:
         return files
     return [f for f in files if f.relative_to(PACKAGE).parts[0] in names]
+
+
+def test_the_readers_checked_are_the_reading_layers() -> None:
+    """The layer move once left this list naming files that no longer existed (checking none)."""
+    checked = {f.relative_to(PACKAGE).as_posix() for f in _modules(READERS)}
+    for reader in ("results/loader.py", "harness/resume.py", "harness/settings.py",
+                   "analysis/compare.py", "views/plots.py", "cli/summarize.py"):  # fmt: skip
+        assert reader in checked
 
 
 def _calls(tree: ast.AST) -> list[tuple[str, ast.Call]]:

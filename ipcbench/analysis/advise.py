@@ -31,7 +31,7 @@ from typing import Any
 
 from ipcbench.analysis import ranking, stats
 from ipcbench.errors import IpcbenchError
-from ipcbench.params import human_size
+from ipcbench.results.schema import human_size
 
 GOALS: tuple[str, ...] = ("latency", "throughput")
 DEFAULT_CHANNEL = "queue"  # the usual default: multiprocessing.Queue

@@ -45,8 +45,7 @@ from typing import TYPE_CHECKING, Any
 from ipcbench.analysis import stats
 from ipcbench.errors import IpcbenchError
 from ipcbench.results.loader import sort_cases, typed_params
-from ipcbench.results.schema import CaseKey
-from ipcbench.results.store import PARAM_COLUMNS, SCHEMA_VERSION
+from ipcbench.results.schema import PARAM_COLUMNS, SCHEMA_VERSION, CaseKey
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -27,8 +27,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ipcbench.analysis import stats
-from ipcbench.params import human_size
-from ipcbench.results.store import PARAM_COLUMNS
+from ipcbench.results.schema import PARAM_COLUMNS, human_size
 
 GROUP_DIMS: tuple[str, ...] = (
     "pattern",

@@ -12,8 +12,8 @@ from math import nan
 from typing import Any
 
 from ipcbench.analysis import ranking, stats
-from ipcbench.params import human_size
 from ipcbench.results import schema
+from ipcbench.results.schema import human_size
 
 SUMMARY_PATTERNS: tuple[tuple[str, str], ...] = (
     ("pingpong", "p50 round trip"),

@@ -18,7 +18,7 @@ from ipcbench.analysis import stats
 from ipcbench.cli.common import SubParsers, add_command, add_out_argument
 from ipcbench.errors import IpcbenchError
 from ipcbench.results.loader import SOURCE_COLUMN, load_all, load_samples, sort_cases, typed_params
-from ipcbench.results.store import PARAM_COLUMNS
+from ipcbench.results.schema import PARAM_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -33,8 +33,8 @@ from typing import Any
 
 from ipcbench.errors import IpcbenchError
 from ipcbench.params import Case
-from ipcbench.results.schema import CaseKey, case_key
-from ipcbench.results.store import COLUMNS, SCHEMA_VERSION, CsvDamage, RunPaths, parse_rows
+from ipcbench.results.schema import COLUMNS, SCHEMA_VERSION, CaseKey, case_key
+from ipcbench.results.store import CsvDamage, RunStore, parse_rows
 
 META_KEYS: dict[str, type] = {"run_id": str, "seed": int, "config": dict, "machine_id": str}
 
@@ -43,7 +43,7 @@ META_KEYS: dict[str, type] = {"run_id": str, "seed": int, "config": dict, "machi
 class ResumeState:
     """An interrupted run, checked and ready to be continued."""
 
-    paths: RunPaths
+    paths: RunStore
     meta: dict[str, Any]
     rows: list[dict[str, str]]
     done: set[CaseKey]  # (*case parameters, repeat) of every row
@@ -142,7 +142,7 @@ def load_resume(csv_path: str | os.PathLike[str]) -> ResumeState:
     path = Path(csv_path)
     if not path.name.endswith(".csv") or path.name.endswith(".samples.csv.gz"):
         raise IpcbenchError(f"--resume needs a run's .csv file, not {path}")
-    paths = RunPaths.for_csv(path)
+    paths = RunStore.for_csv(path)
     data = _read_bytes(path)
     meta = _read_meta(paths)
     keep = data.rfind(b"\n") + 1
@@ -223,7 +223,7 @@ def _check_rows(path: Path, header: list[str], rows: list[dict[str, str]], run_i
         )
 
 
-def _read_meta(paths: RunPaths) -> dict[str, Any]:
+def _read_meta(paths: RunStore) -> dict[str, Any]:
     where = paths.meta
     if not where.exists():
         raise _fail(

@@ -33,8 +33,8 @@ from ipcbench.harness.settings import Settings
 from ipcbench.harness.sweep import expand
 from ipcbench.params import Case
 from ipcbench.results import metadata
-from ipcbench.results.schema import EndMessage, RowMessage
-from ipcbench.results.store import SCHEMA_VERSION, ResultWriter, RunPaths
+from ipcbench.results.schema import SCHEMA_VERSION, EndMessage, RowMessage
+from ipcbench.results.store import ResultWriter, RunStore
 
 GRACE_S = 3.0  # after SIGTERM, time for a driver to clean up before SIGKILL
 STOP_GRACE_S = 2.0  # Ctrl-C/SIGTERM: time for the running case to clean up (exit within 5 s)
@@ -60,7 +60,7 @@ class CaseOutcome:
 
 @dataclass
 class RunResult:
-    paths: RunPaths
+    paths: RunStore
     rows: list[dict[str, Any]]
     interrupted: bool = False
 
@@ -96,9 +96,9 @@ def check_folder(
         raise IpcbenchError(f"less than 50 MiB free in {folder}; {fix_space}")
 
 
-def create_run_files(folder: Path, attempts: int = 1000) -> RunPaths:
+def create_run_files(folder: Path, attempts: int = 1000) -> RunStore:
     """Claim a new run's CSV name exclusively (``RunStore.claim_new``)."""
-    return RunPaths.claim_new(folder, metadata.utc_stamp, attempts)
+    return RunStore.claim_new(folder, metadata.utc_stamp, attempts)
 
 
 def _become_subreaper() -> None:
@@ -291,7 +291,7 @@ class Runner:
         for row in outcome.rows:
             self._n_messages.setdefault(outcome.case, int(row["n_messages"]))
 
-    def _open_run(self) -> tuple[RunPaths, list[tuple[Case, int]]]:
+    def _open_run(self) -> tuple[RunStore, list[tuple[Case, int]]]:
         """The run's files (checked writable up front) and its schedule; when resuming, the
         existing files and only the case runs missing from them."""
         order = schedule(self.cases, self.settings.repeats, self.seed)
@@ -318,7 +318,7 @@ class Runner:
         self._write_meta(paths, finished=False)
         return paths, order
 
-    def _write_meta(self, paths: RunPaths, finished: bool) -> None:
+    def _write_meta(self, paths: RunStore, finished: bool) -> None:
         meta = dict(self.meta)
         meta.update(
             schema_version=SCHEMA_VERSION,
@@ -460,7 +460,7 @@ def _end_group(driver: Any, asked: bool = False) -> None:
             time.sleep(0.01)
 
 
-def _write_case(writer: ResultWriter, paths: RunPaths, outcome: CaseOutcome) -> None:
+def _write_case(writer: ResultWriter, paths: RunStore, outcome: CaseOutcome) -> None:
     """Append a finished case; a full disk or I/O error stops the sweep with one line."""
     try:
         writer.write_case(outcome.rows, _decode_samples(outcome.samples))

@@ -21,17 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ipcbench.errors import IpcbenchError
-from ipcbench.results.store import (
+from ipcbench.results.schema import (
     COLUMNS,
     LATENCY_COLUMNS,
     PARAM_COLUMNS,
     SAMPLES_COLUMNS,
     SCHEMA_VERSION,
-    CsvDamage,
-    RunPaths,
-    add_columns_of,
-    parse_rows,
 )
+from ipcbench.results.store import CsvDamage, RunStore, add_columns_of, parse_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -123,7 +120,7 @@ def find_runs(path: Path) -> list[Path]:
 
 
 def _looks_like_run(path: Path) -> bool:
-    if RunPaths.for_csv(path).meta.exists():
+    if RunStore.for_csv(path).meta.exists():
         return True
     try:
         with open(path, "rb") as fh:
@@ -278,7 +275,7 @@ def sort_cases(frame: pd.DataFrame, first: Sequence[str] = ()) -> pd.DataFrame:
 
 def read_meta(csv_path: PathLike) -> dict[str, Any]:
     """The run's metadata JSON as a dict; empty if the run has no meta file."""
-    meta_path = RunPaths.for_csv(Path(csv_path)).meta
+    meta_path = RunStore.for_csv(Path(csv_path)).meta
     if not meta_path.exists():
         return {}
     try:
@@ -316,7 +313,7 @@ def load_samples(csv_path: PathLike, *, missing_ok: bool = False) -> pd.DataFram
     import pandas as pd
 
     csv_file = Path(csv_path)
-    samples = RunPaths.for_csv(csv_file).samples
+    samples = RunStore.for_csv(csv_file).samples
     if not samples.exists():
         if missing_ok:
             return _empty_samples()

@@ -26,14 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from ipcbench.errors import IpcbenchError
-from ipcbench.results.schema import (  # noqa: F401 (re-exported: the row schema)
+from ipcbench.results.schema import (
     ADDED_IN,
     COLUMNS,
-    LATENCY_COLUMNS,
-    PARAM_COLUMNS,
     SAMPLES_COLUMNS,
     SCHEMA_VERSION,
-    STATUSES,
 )
 
 
@@ -123,9 +120,6 @@ class RunStore:
         return read_samples(self.samples)
 
 
-RunPaths = RunStore  # the name most callers still use
-
-
 def _format(value: Any) -> str:
     if value is None:
         return ""
@@ -137,7 +131,7 @@ def _format(value: Any) -> str:
 class ResultWriter:
     """Appends rows to a run's CSV and samples file, flushing after every case."""
 
-    def __init__(self, paths: RunPaths, *, resume: bool = False, claimed: bool = False) -> None:
+    def __init__(self, paths: RunStore, *, resume: bool = False, claimed: bool = False) -> None:
         """``resume``: append to an existing run's CSV. ``claimed``: the CSV was created empty
         by this run (exclusively, so no other run writes it) and gets its header now."""
         self.paths = paths

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-from ipcbench.params import human_size
+from ipcbench.results.schema import human_size
 from ipcbench.views.style import FLOORS, TRANSPORT_STYLES, style_for, transport_order
 
 Meta = Mapping[str, Any]

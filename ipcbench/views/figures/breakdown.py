@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ipcbench.analysis import ranking
-from ipcbench.params import human_size
+from ipcbench.results.schema import human_size
 from ipcbench.views import axes, slicing
 from ipcbench.views.style import (
     FLOORS,

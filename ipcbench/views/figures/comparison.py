@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from ipcbench.params import human_size
+from ipcbench.results.schema import human_size
 from ipcbench.views import axes, slicing
 from ipcbench.views.inputs import MachineResults
 from ipcbench.views.style import MACHINE_COLORS, style_for, transport_order

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
 from ipcbench.analysis import ranking
-from ipcbench.params import human_size
+from ipcbench.results.schema import human_size
 from ipcbench.views import axes
 from ipcbench.views.style import style_for, transport_order
 

@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from ipcbench.analysis import stats
-from ipcbench.params import human_size
+from ipcbench.results.schema import human_size
 from ipcbench.views import axes, slicing
 from ipcbench.views.style import style_for, transport_order
 

@@ -9,7 +9,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ipcbench.analysis import stats
-from ipcbench.params import human_size
+from ipcbench.results.schema import human_size
 from ipcbench.views import axes
 from ipcbench.views.inputs import MachineResults
 from ipcbench.views.style import KERNEL_COLOR, MACHINE_COLORS, transport_order

@@ -6,7 +6,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ipcbench.analysis import stats
-from ipcbench.params import human_size
+from ipcbench.results.schema import human_size
 from ipcbench.views import axes, slicing
 from ipcbench.views.style import IN_PROCESS_FLOORS
 

@@ -10,7 +10,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ipcbench.params import human_size
+from ipcbench.results.schema import human_size
 from ipcbench.views import axes, slicing
 from ipcbench.views.style import style_for, transport_order
 

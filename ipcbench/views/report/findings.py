@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from ipcbench.analysis import ranking, stats
-from ipcbench.params import human_size
+from ipcbench.results.schema import human_size
 from ipcbench.views.report.analysis import (
     Analysis,
     Stated,

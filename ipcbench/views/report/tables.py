@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ipcbench.analysis import ranking, stats, summary
-from ipcbench.params import human_size
+from ipcbench.results.schema import human_size
 from ipcbench.views.report.analysis import (
     RECOMMEND_PATTERNS,
     Analysis,
