@@ -89,3 +89,22 @@ def test_a_new_pattern_runs_through_the_real_runner(
         assert row["status"] == "ok", row["error"]
         assert row["pattern"] == "trivial" and row["start_method"] == start_method
         assert row["n_messages"] > 0 and row["msgs_per_s"] > 0
+
+
+def test_the_runner_imports_the_sessions_its_drivers_will_inherit() -> None:
+    """Forked drivers inherit the pattern code the runner imported (no import per case run)."""
+    code = (
+        "import sys\n"
+        "from ipcbench.harness.runner import _import_sessions\n"
+        "from ipcbench.harness.settings import build_settings\n"
+        "from ipcbench.harness.sweep import expand\n"
+        "cases = expand(build_settings({'transports': 'pipe', 'patterns': 'pingpong,fan'}))\n"
+        "before = 'ipcbench.measure.patterns.pingpong' in sys.modules\n"
+        "_import_sessions(cases)\n"
+        "loaded = {m for m in sys.modules if m.startswith('ipcbench.measure.patterns.')}\n"
+        "print(before, 'ipcbench.measure.patterns.pingpong' in loaded,"
+        " 'ipcbench.measure.patterns.fan' in loaded,"
+        " 'ipcbench.measure.patterns.rate' in loaded)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True", "True", "False"]
