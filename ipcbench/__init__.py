@@ -17,9 +17,15 @@ def run(**options: Any) -> pd.DataFrame:
     and return the rows as a pandas DataFrame. Writes the same result files as the CLI."""
     import pandas as pd
 
+    from ipcbench.errors import IpcbenchError
     from ipcbench.harness.runner import Runner
     from ipcbench.harness.settings import build_settings
+    from ipcbench.options import BY_KEY
 
+    unknown = sorted(set(options) - set(BY_KEY))
+    if unknown:
+        valid = ", ".join(sorted(BY_KEY))
+        raise IpcbenchError(f"unknown option {unknown[0]!r} for ipcbench.run(); valid: {valid}")
     result = Runner(build_settings(options)).run()
     return pd.DataFrame(result.rows)
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import ipcbench
+from ipcbench.errors import IpcbenchError
 
 
 def test_readme_example(tmp_path: Path) -> None:
@@ -49,3 +52,9 @@ def test_packaging_license_is_an_spdx_expression_with_its_file() -> None:
     assert text.startswith("MIT License") and "ipcbench contributors" in text
     requires = project["build-system"]["requires"]
     assert "setuptools>=77" in requires  # first setuptools with SPDX license expressions
+
+
+def test_an_unknown_option_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    with pytest.raises(IpcbenchError, match=r"unknown option 'size' .* valid: .*sizes"):
+        ipcbench.run(size=["64"], out=str(tmp_path), quiet=True)
+    assert list(tmp_path.iterdir()) == []
