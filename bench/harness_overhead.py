@@ -21,7 +21,11 @@ asks <= 3%).
 Usage:
     .venv/bin/python bench/harness_overhead.py [--rounds 5] [--placement same|split|unpinned]
         [--target-time 0.2] [--patterns pingpong,stream] [--transports raw_pipe,pipe]
-        [--sizes 64,1M] [--seed 0]
+        [--sizes 64,1M] [--seed 0] [--session]
+
+``--session`` adds a third side each round: ipcbench's pattern session alone, in a fresh
+forked child of this script (no runner, no driver process), to tell the pattern's loop from
+the environment it runs in when ipcbench is slower than the hand-written loop.
 
 Example (a quick look; the real measurement uses the defaults):
     .venv/bin/python bench/harness_overhead.py --rounds 3 --target-time 0.05
@@ -257,6 +261,38 @@ def ipcbench_case(key: Key, args: argparse.Namespace, out_dir: str) -> tuple[Fig
     return figure, int(row["n_messages"])
 
 
+def session_side(key: Key, n: int, placement: str) -> Figure:
+    """ipcbench's own pattern session, run in a fresh forked child of this script (no runner,
+    no driver): n/4 warm-up, then n. Placed between the two other sides, it tells the loop
+    (the pattern code) from the environment (runner, driver) when ipcbench is slower."""
+    ctx = mp.get_context("fork")
+    here, there = ctx.Pipe()
+    child = ctx.Process(target=_session_child, args=(key, n, placement, there))
+    child.start()
+    there.close()
+    figure = here.recv()
+    child.join(10)
+    return figure
+
+
+def _session_child(key: Key, n: int, placement: str, out: Any) -> None:
+    from ipcbench.harness.driver import placement_cpus
+    from ipcbench.measure.patterns import open_session
+    from ipcbench.params import Case
+
+    case = Case(key.transport, key.pattern, key.size, placement=placement)
+    cpus = placement_cpus(placement)
+    assert not isinstance(cpus, str), cpus
+    session = open_session(case, cpus, mp.get_context("fork"))
+    try:
+        session.run(max(1, n // 4))
+        m = session.run(n)
+    finally:
+        session.close()
+    p50 = statistics.median(m.samples_ns) / 1e3 if m.samples_ns is not None else None
+    out.send(Figure(n / (m.elapsed_ns / 1e9), p50))
+
+
 # --- report --------------------------------------------------------------------------------
 
 
@@ -267,18 +303,21 @@ def _paired_pct(ipc: list[float], hand: list[float], lower_is_better: bool) -> l
     return [100 * (b / a - 1) for a, b in zip(ipc, hand, strict=True)]
 
 
-def _figures(key: Key, sides: dict[str, list[Figure]]) -> list[tuple[str, Any, Any, bool]]:
+def _figures(
+    key: Key, sides: dict[str, list[Figure]], side: str
+) -> list[tuple[str, Any, Any, bool]]:
+    """(figure, values of ``side``, values of the hand-written loop, lower is better)."""
     rows = [
         (
             "msgs/s",
-            [f.msgs_per_s for f in sides["ipc"]],
+            [f.msgs_per_s for f in sides[side]],
             [f.msgs_per_s for f in sides["hand"]],
             False,
         )
     ]
     if key.pattern == "pingpong":
-        ipc = [f.p50_us or 0.0 for f in sides["ipc"]]
-        rows.insert(0, ("p50 µs", ipc, [f.p50_us or 0.0 for f in sides["hand"]], True))
+        mine = [f.p50_us or 0.0 for f in sides[side]]
+        rows.insert(0, ("p50 µs", mine, [f.p50_us or 0.0 for f in sides["hand"]], True))
     return rows
 
 
@@ -291,7 +330,7 @@ def report(results: dict[Key, dict[str, list[Figure]]], args: argparse.Namespace
     worst = 0.0
     for key, sides in sorted(results.items(), key=lambda kv: (kv[0].pattern, kv[0].size)):
         name = f"{key.pattern} {key.transport} {key.size} B"
-        for label, ipc, hand, lower in _figures(key, sides):
+        for label, ipc, hand, lower in _figures(key, sides, "ipc"):
             paired = _paired_pct(ipc, hand, lower)
             pct = statistics.median(paired)
             worst = max(worst, pct)
@@ -300,6 +339,14 @@ def report(results: dict[Key, dict[str, list[Figure]]], args: argparse.Namespace
                 f"{statistics.median(hand):>10.4g} {pct:>+8.1f}%  "
                 f"({min(paired):+.1f} .. {max(paired):+.1f})"
             )
+        if sides.get("session"):
+            for label, mine, hand, lower in _figures(key, sides, "session"):
+                paired = _paired_pct(mine, hand, lower)
+                print(
+                    f"{'  its session alone':<28} {label:<7} {statistics.median(mine):>10.4g} "
+                    f"{statistics.median(hand):>10.4g} {statistics.median(paired):>+8.1f}%  "
+                    f"({min(paired):+.1f} .. {max(paired):+.1f})"
+                )
     verdict = "within" if worst <= TARGET_PCT else "OVER"
     print(
         f"worst median overhead {worst:+.1f}% ({verdict} the {TARGET_PCT:.0f}% target); "
@@ -316,6 +363,11 @@ def main() -> None:
     parser.add_argument("--transports", default="raw_pipe,pipe")
     parser.add_argument("--sizes", default="64,1M")
     parser.add_argument("--seed", type=int, default=0, help="case order in each round")
+    parser.add_argument(
+        "--session",
+        action="store_true",
+        help="also run ipcbench's pattern session alone (no runner, no driver) each round",
+    )
     args = parser.parse_args()
     keys = [
         Key(pattern, transport, parse_size(size))
@@ -324,7 +376,9 @@ def main() -> None:
         for size in args.sizes.split(",")
     ]
     rng = random.Random(args.seed)
-    results: dict[Key, dict[str, list[Figure]]] = {k: {"ipc": [], "hand": []} for k in keys}
+    results: dict[Key, dict[str, list[Figure]]] = {
+        k: {"ipc": [], "hand": [], "session": []} for k in keys
+    }
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             rng.shuffle(keys)
@@ -333,6 +387,8 @@ def main() -> None:
                 figure, n = ipcbench_case(key, args, out)
                 results[key]["ipc"].append(figure)
                 results[key]["hand"].append(hand_written(key, n, args.placement))
+                if args.session:
+                    results[key]["session"].append(session_side(key, n, args.placement))
     report(results, args)
 
 
