@@ -51,6 +51,7 @@ from ipcbench.harness.settings import build_settings
 from ipcbench.params import parse_size
 
 SEQ = struct.Struct("<Q")
+HAND_WRITTEN = ("raw_pipe", "pipe")  # transports with a hand-written loop here
 TARGET_PCT = 5.0
 
 
@@ -369,6 +370,15 @@ def main() -> None:
         help="also run ipcbench's pattern session alone (no runner, no driver) each round",
     )
     args = parser.parse_args()
+    for name, given, valid in (
+        ("transport", args.transports, HAND_WRITTEN),
+        ("pattern", args.patterns, ("pingpong", "stream")),
+    ):
+        unknown = sorted(set(given.split(",")) - set(valid))
+        if unknown:
+            parser.exit(
+                2, f"no hand-written loop for {name} {unknown[0]!r}; use {', '.join(valid)}\n"
+            )
     keys = [
         Key(pattern, transport, parse_size(size))
         for pattern in args.patterns.split(",")

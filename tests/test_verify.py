@@ -233,6 +233,46 @@ def test_batch_loop_catches_loss_duplication_truncation(
         receive(_Feed(msgs, reuse=False), batch)
 
 
+@pytest.mark.parametrize(("fault", "reason"), [("drop", "message 2: lost"), ("dup", "duplicated")])
+def test_whole_frame_loop_checks_sequence_numbers(fault: str, reason: str) -> None:
+    """Raw fds always return whole frames: the loop checks sequence numbers only, and still
+    names a lost or duplicated frame; corruption of a sampled frame is found after it."""
+    check, msgs = _batch_msgs("bytes", "bytes", 8)
+    if fault == "drop":
+        del msgs[2]
+        msgs.append(msgs[-1])
+    else:
+        msgs.insert(3, msgs[2])
+    batch = BatchCheck(check, "bytes", 0, 8, ContentSample(check, "bytes"))
+    with pytest.raises(DeliveryError, match=reason):
+        receive(_Feed(msgs, reuse=True), batch, whole_frames=True)
+    check, msgs = _batch_msgs("bytes", "bytes", 2 * MIN_SAMPLE_PERIOD)
+    msgs[MIN_SAMPLE_PERIOD] = _damage(msgs[MIN_SAMPLE_PERIOD], "corrupt")
+    batch = BatchCheck(check, "bytes", 0, 2 * MIN_SAMPLE_PERIOD, ContentSample(check, "bytes"))
+    last = receive(_Feed(msgs, reuse=True), batch, whole_frames=True)
+    with pytest.raises(DeliveryError, match=f"message {MIN_SAMPLE_PERIOD}: corrupted"):
+        batch.finish(last)
+
+
+@pytest.mark.parametrize(
+    ("name", "whole"), [("raw_pipe", True), ("raw_socketpair", True), ("pipe_bytes", False)]
+)
+def test_only_raw_fd_endpoints_declare_whole_frames(name: str, whole: bool) -> None:
+    import multiprocessing
+
+    from ipcbench import transports
+    from ipcbench.transports.base import ChannelSpec
+
+    channel = transports.get(name)().open(
+        multiprocessing.get_context("fork"), ChannelSpec(64), duplex=True
+    )
+    try:
+        assert channel.parent.whole_frames is whole and channel.child.whole_frames is whole
+    finally:
+        channel.parent.close()
+        channel.child.close()
+
+
 def test_batch_loop_catches_a_malformed_object_message() -> None:
     check, msgs = _batch_msgs("object", "object", 4)
     msgs[1] = msgs[1][1]  # the payload alone

@@ -39,6 +39,9 @@ class Endpoint:
     # A thread of this process does the sending (multiprocessing.Queue's feeder): a sender
     # that busy-waits must release the GIL now and then, or nothing is sent meanwhile.
     sends_in_thread = False
+    # recv always returns one whole frame of the channel's frame size (raw fds read into a
+    # buffer of that size): a receive loop need not check the length of each frame.
+    whole_frames = False
     # The clock just before this receiver's last task_done() of a real item (not a sentinel);
     # 0 where the channel has no task_done() (all but JoinableQueue).
     done_ns = 0

@@ -24,6 +24,8 @@ class RawFdEnd(Endpoint):
     """os.write/os.readv on pipe fds. The fds travel inside Connection objects, which
     multiprocessing duplicates into spawned children; ``in_child`` takes them back out."""
 
+    whole_frames = True  # recv returns the whole receive buffer, always frame_bytes long
+
     def __init__(self, out_conn: Any, in_conn: Any, frame_bytes: int) -> None:
         self.out_conn = out_conn
         self.in_conn = in_conn

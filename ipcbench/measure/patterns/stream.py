@@ -31,9 +31,9 @@ class Stream(Session):
         assert self.channel is not None
         if self.transport.in_process:
             return self._inline(n, batch)
-        recv = self.channel.parent.recv
+        parent = self.channel.parent
         self.controls[0].send(("run", n, first, self.producer_opts))
-        last = receive(recv, batch)
+        last = receive(parent.recv, batch, parent.whole_frames)
         return self.finish(n, batch, last, self.stats_columns)
 
     def finish(
