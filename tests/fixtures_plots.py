@@ -17,8 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from ipcbench.results.loader import FLOAT_COLUMNS, INT_COLUMNS
-from ipcbench.results.schema import COLUMNS, SCHEMA_VERSION
+from ipcbench.results.schema import COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, SCHEMA_VERSION
 from ipcbench.results.store import ResultWriter, RunStore
 
 MACHINE_ID = "test-cpu-2cpu-abcdef12"

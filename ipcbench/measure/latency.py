@@ -18,9 +18,6 @@ from ipcbench.results.schema import (  # noqa: F401 (percentile_sorted: re-expor
     percentile_supported,
 )
 
-# column -> percentile (None for min/mean/max)
-PERCENTILES: dict[str, float] = PERCENTILE_COLUMNS
-
 
 def latency_columns(samples_ns: Sequence[int]) -> dict[str, float | None]:
     """min, mean, p50, p90, p99, p99.9 and max in microseconds; a percentile too few samples
@@ -31,7 +28,7 @@ def latency_columns(samples_ns: Sequence[int]) -> dict[str, float | None]:
         "lat_mean_us": sum(ordered) / len(ordered) / 1e3,
         "lat_max_us": ordered[-1] / 1e3,
     }
-    for col, pct in PERCENTILES.items():
+    for col, pct in PERCENTILE_COLUMNS.items():
         supported = percentile_supported(len(ordered), pct)
         cols[col] = percentile_sorted(ordered, pct) / 1e3 if supported else None
     return cols

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 from ipcbench.errors import IpcbenchError
 from ipcbench.results.schema import (
     COLUMNS,
-    LATENCY_COLUMNS,
+    FLOAT_COLUMNS,
+    INT_COLUMNS,
     PARAM_COLUMNS,
     SAMPLES_COLUMNS,
     SCHEMA_VERSION,
@@ -38,29 +39,6 @@ RawRow = dict[str, str]
 # UPGRADES[v] turns rows of schema v into rows of schema v + 1 (and must set schema_version).
 UPGRADES: dict[int, Callable[[list[RawRow]], list[RawRow]]] = {1: add_columns_of(2)}
 
-INT_COLUMNS: tuple[str, ...] = (
-    "schema_version",
-    "logical_cpus",
-    "payload_bytes",
-    "maxsize",
-    "producers",
-    "consumers",
-    "repeat",
-    "n_messages",
-    "wire_bytes",
-    "peak_depth",
-    "retries",
-)
-FLOAT_COLUMNS: tuple[str, ...] = (
-    "elapsed_s",
-    "producer_elapsed_s",
-    "msgs_per_s",
-    "mb_per_s",
-    *LATENCY_COLUMNS,
-    "blocked_s",
-    "join_latency_us",
-    "offered_per_s",
-)
 SOURCE_COLUMN = "source_csv"
 # Display order of cases: each transport's sweep over payload sizes stays together.
 CASE_ORDER: tuple[str, ...] = (

@@ -38,7 +38,6 @@ PARAM_COLUMNS: tuple[str, ...] = (
     "offered_load",
 )
 # Parameters that hold whole numbers (None/empty where they do not apply).
-INT_PARAMS: tuple[str, ...] = ("payload_bytes", "maxsize", "producers", "consumers")
 
 LATENCY_COLUMNS: tuple[str, ...] = (
     "lat_min_us",
@@ -77,6 +76,31 @@ COLUMNS: tuple[str, ...] = (
     "blocked_s",
     "peak_depth",
     "retries",
+    "join_latency_us",
+    "offered_per_s",
+)
+
+# How the loader types each numeric column (the rest are strings).
+INT_COLUMNS: tuple[str, ...] = (
+    "schema_version",
+    "logical_cpus",
+    "payload_bytes",
+    "maxsize",
+    "producers",
+    "consumers",
+    "repeat",
+    "n_messages",
+    "wire_bytes",
+    "peak_depth",
+    "retries",
+)
+FLOAT_COLUMNS: tuple[str, ...] = (
+    "elapsed_s",
+    "producer_elapsed_s",
+    "msgs_per_s",
+    "mb_per_s",
+    *LATENCY_COLUMNS,
+    "blocked_s",
     "join_latency_us",
     "offered_per_s",
 )
@@ -150,12 +174,12 @@ def case_key(row: Mapping[str, Any]) -> CaseKey:
 
 
 def typed_params(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A row's parameters typed: int (or None when missing) for ``INT_PARAMS``, str (or '')
-    for the others."""
+    """A row's parameters typed: int (or None when missing) for the integer ones
+    (``INT_COLUMNS``), str (or '') for the others."""
     typed: dict[str, Any] = {}
     for col in PARAM_COLUMNS:
         text = key_cell(row.get(col))
-        typed[col] = (int(float(text)) if text else None) if col in INT_PARAMS else text
+        typed[col] = (int(float(text)) if text else None) if col in INT_COLUMNS else text
     return typed
 
 
