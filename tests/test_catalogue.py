@@ -108,3 +108,15 @@ def test_the_runner_imports_the_sessions_its_drivers_will_inherit() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True", "True", "False"]
+
+
+def test_list_shows_a_new_pattern_under_the_transport_its_entry_names(
+    trivial: PatternInfo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ipcbench import cli
+
+    assert cli.main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    pipe = lines[lines.index(next(x for x in lines if x.split()[:1] == ["pipe"])) + 1]
+    queue = lines[lines.index(next(x for x in lines if x.split()[:1] == ["queue"])) + 1]
+    assert "trivial" in pipe and "trivial" not in queue

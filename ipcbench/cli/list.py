@@ -16,6 +16,7 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> argparse.ArgumentParse
 
 def main(args: argparse.Namespace) -> int:
     from ipcbench import transports
+    from ipcbench.harness.sweep import takes
     from ipcbench.measure import catalogue
 
     print("transports:")
@@ -30,7 +31,10 @@ def main(args: argparse.Namespace) -> int:
         reason = cls.unavailable_reason()
         status = f"  [unavailable: {reason}]" if reason else ""
         print(f"  {cls.name:<15} {cls.description}{status}")
-        print(f"  {'':<15} patterns: {', '.join(cls.patterns)}; {'; '.join(params)}")
+        # its own list, then patterns whose catalogue entry names it (as the sweep runs them)
+        named = [p for p in catalogue.CATALOGUE if p not in cls.patterns and takes(cls, p)]
+        taken = [*cls.patterns, *named]
+        print(f"  {'':<15} patterns: {', '.join(taken)}; {'; '.join(params)}")
     print("patterns:")
     for entry in catalogue.CATALOGUE.values():
         print(f"  {entry.name:<15} {entry.description}")
