@@ -1,6 +1,6 @@
 """Fault matrix: every failure scenario x transport x pattern, with real processes.
 
-Scenarios (each on every case it applies to; a case = transport x pattern x op):
+Scenarios (each on every case it applies to; a case = transport x pattern x op x call):
 
 * injected in the children at message 1 (``Settings.faults``): ``kill`` (SIGKILL itself),
   ``consumer_kill`` (fan/taskqueue consumers), ``hang`` (stops reading), ``raise``;
@@ -103,7 +103,7 @@ EXPECTED: dict[str, tuple[str, str]] = {  # scenario -> (status, text in the err
 
 
 def all_cases(start_method: str) -> list[Case]:
-    """One case per transport x pattern x op (x backpressure maxsize) at 64 B."""
+    """One case per transport x pattern x op x calling style (x backpressure maxsize), 64 B."""
     settings = validate(
         {
             "sizes": [64],
@@ -479,6 +479,7 @@ def sweep_args(case: Case) -> list[str]:
     args += ["-s", "64" if multi_op else "64,1K", "--producers", "2", "--consumers", "2"]
     args += ["--rates", "50%"] if case.pattern == "rate" else []
     args += ["--maxsize", "0"] if cls.uses_maxsize else []
+    args += ["--calls", case.call] if case.call else []
     args += ["--start-methods", case.start_method] if case.start_method else []
     return [*args, "--repeats", "3", "--warmups", "0", "--target-time", "0.2", "--seed", "1"]
 
@@ -601,10 +602,10 @@ class Planned:
 
 
 def signal_cases(start_methods: Sequence[str], quick: bool) -> list[Case]:
-    """Every transport x pattern x op once, start methods taken in turn."""
-    seen: dict[tuple[str, str, str], Case] = {}
+    """Every transport x pattern x op x calling style once, start methods taken in turn."""
+    seen: dict[tuple[str, str, str, str], Case] = {}
     for case in all_cases(start_methods[0]):
-        seen.setdefault((case.transport, case.pattern, case.op), case)
+        seen.setdefault((case.transport, case.pattern, case.op, case.call), case)
     picked = []
     for i, case in enumerate(seen.values()):
         if quick and i % 4:

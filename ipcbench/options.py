@@ -143,6 +143,14 @@ def _start_methods() -> list[str]:
     return multiprocessing.get_all_start_methods()
 
 
+def _calls(key: str, values: Iterable[str]) -> tuple[str, ...]:
+    """Calling styles; none given: each pattern's own (sweep.calls_for)."""
+    from ipcbench.transports.base import CALL_STYLES
+
+    chosen = list(values)
+    return tuple(dedupe(check_choices("calling style", chosen, CALL_STYLES))) if chosen else ()
+
+
 def _default_start_method() -> list[str]:
     from ipcbench.params import default_start_method
 
@@ -191,6 +199,17 @@ OPTIONS: tuple[Option, ...] = (
         "rates", "rates", each(_rate), [],
         "offered loads for the rate pattern: msgs/s (20000) or a share of the measured "
         "maximum (50%%); default 10%%,25%%,50%%,75%%,90%%,100%%,110%%", is_list=True,
+    ),
+    Option(
+        "calls", "calls", _calls, [],
+        "put/get calling styles for queue-type channels in stream, fan, taskqueue and nowait: "
+        "block, timeout (a blocking call with --call-timeouts, retried when it expires), "
+        "nowait (default: block; all three for the nowait pattern)", is_list=True,
+    ),
+    Option(
+        "call_timeouts", "call_timeouts", each(seconds), [],
+        "put/get timeouts in seconds for --calls timeout, e.g. 0.01,1 (default 0.01); "
+        "each expiry counts as a retry", is_list=True,
     ),
     Option(
         "placements", "placements", choices("placement", lambda: PLACEMENTS), ["unpinned"],

@@ -73,7 +73,9 @@ class Case:
     """One combination of parameters; a result row is this plus measurements.
 
     ``maxsize`` is None where it does not apply (Pipe, SimpleQueue, floors); ``op`` names the
-    operation for patterns that time single calls (``proxy_ops``) and is "" otherwise.
+    operation for patterns that time single calls (``proxy_ops``) and is "" otherwise; ``call``
+    is how put/get are called on a queue-type channel ("block", "timeout" with
+    ``call_timeout_s``, "nowait") and "" where the channel or pattern has no such choice.
     ``fault`` is for tests only (fault injection in the children) and is never a CSV column.
     """
 
@@ -88,6 +90,8 @@ class Case:
     consumers: int = 1
     placement: str = "unpinned"
     offered_load: str = ""
+    call: str = ""  # put/get calling style (transports.base.CALL_STYLES); "" where none applies
+    call_timeout_s: float | None = None  # the put/get timeout of call "timeout", else None
     fault: str = field(default="", compare=False)
 
     def params(self) -> dict[str, Any]:

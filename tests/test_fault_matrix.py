@@ -95,11 +95,11 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Isolat
 
 def sample_cases(sample: list[tuple[str, str, str, str]], fault: str) -> list[Case]:
     cases = []
-    for transport, pattern, op, method in sample:
+    for transport, pattern, op, method in sample:  # op: the case's op or its calling style
         found = [
             c
             for c in fault_matrix.all_cases(method)
-            if (c.transport, c.pattern, c.op) == (transport, pattern, op)
+            if (c.transport, c.pattern) == (transport, pattern) and op in (c.op, c.call)
         ]
         assert found, (transport, pattern, op)
         cases.append(dataclasses.replace(found[0], fault=fault))

@@ -6,13 +6,13 @@ from pathlib import Path
 import pytest
 
 from ipcbench.errors import IpcbenchError
-from ipcbench.results.schema import COLUMNS
+from ipcbench.results.schema import COLUMNS, SCHEMA_VERSION
 from ipcbench.results.store import ResultWriter, RunStore, read_rows, read_samples
 
 
 def _row(i: int) -> dict:
     return {
-        "schema_version": 2,
+        "schema_version": SCHEMA_VERSION,
         "run_id": "r",
         "row_id": f"r-{i}",
         "transport": "pipe",
@@ -99,9 +99,9 @@ def test_one_parser_for_every_reader() -> None:
     from ipcbench.results.store import CsvDamage, parse_rows
 
     header = ",".join(COLUMNS)
-    good = header + "\n" + ",".join(["2"] + [""] * (len(COLUMNS) - 1)) + "\n"
+    good = header + "\n" + ",".join([str(SCHEMA_VERSION)] + [""] * (len(COLUMNS) - 1)) + "\n"
     names, rows = parse_rows(good)
-    assert tuple(names) == COLUMNS and rows[0]["schema_version"] == "2"
+    assert tuple(names) == COLUMNS and rows[0]["schema_version"] == str(SCHEMA_VERSION)
     with pytest.raises(CsvDamage) as torn:
         parse_rows(good + "2,run")
     assert (torn.value.kind, torn.value.line) == ("fields", 3)
@@ -120,7 +120,9 @@ def test_run_store_claims_a_new_name_and_owns_its_files(tmp_path: Path) -> None:
     first.write_meta({"run_id": "r"})
     assert first.meta.read_text(encoding="utf-8").startswith("{")
     with first.writer(claimed=True) as writer:
-        writer.write_case([{"schema_version": 2, "run_id": "r", "row_id": "r-1"}], {"r-1": [5]})
+        writer.write_case(
+            [{"schema_version": SCHEMA_VERSION, "run_id": "r", "row_id": "r-1"}], {"r-1": [5]}
+        )
     assert [r["row_id"] for r in first.read_rows()] == ["r-1"]
     assert list(first.read_samples()) == [("r-1", 5)]
     second.remove_if_unstarted()

@@ -200,7 +200,7 @@ CSV_DAMAGE: dict[str, tuple[Any, str]] = {
     "header only, cut": (lambda t: t[:40], "no complete header line"),
     "foreign CSV": (lambda t: "a,b\n1,2\n", "no schema_version column"),
     "other columns": (_replace_header, "no schema_version column"),
-    "older schema": (_other_schema, "schema_version 1, this ipcbench appends version 2"),
+    "older schema": (_other_schema, "schema_version 1, this ipcbench appends version 3"),
     "rows of another run": (_other_run, "rows of run 0123456789ab"),
     "damaged row": (_damaged_middle, "line 3 has 3 fields"),
 }

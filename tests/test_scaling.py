@@ -70,7 +70,8 @@ def test_every_scaling_pattern_runs_and_verifies(run_sweep: Any, start_method: s
             if row["maxsize"] == 4:
                 assert row["peak_depth"] <= 4
         if row["pattern"] == "nowait":
-            assert row["op"] == "blocking" or row["retries"] >= 0
+            assert row["call"] in ("block", "timeout", "nowait")
+            assert (row.get("retries") is None) == (row["call"] == "block")
         if row["pattern"] == "rate":
             assert row["offered_per_s"] > 0 and row["lat_p50_us"] > 0
         if row["pattern"] == "shared_state":

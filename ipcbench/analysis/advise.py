@@ -31,7 +31,7 @@ from typing import Any
 
 from ipcbench.analysis import ranking, stats
 from ipcbench.errors import IpcbenchError
-from ipcbench.results.schema import human_size
+from ipcbench.results.schema import call_label, human_size
 
 GOALS: tuple[str, ...] = ("latency", "throughput")
 DEFAULT_CHANNEL = "queue"  # the usual default: multiprocessing.Queue
@@ -116,9 +116,10 @@ def _cell(row: Mapping[str, Any], dim: str) -> str:
 
 
 def _plain(row: Mapping[str, Any]) -> bool:
-    """No op, unbounded, no offered load: the case that answers 'which channel'."""
+    """No op, unbounded, no offered load, plain blocking calls: the case that answers 'which
+    channel'."""
     key = dict(ranking.group_key(row))
-    return not key.get("op") and not key.get("maxsize") and not key.get("offered_load")
+    return not any(key.get(d) for d in ("op", "maxsize", "offered_load", "call"))
 
 
 def _shape_of(row: Mapping[str, Any]) -> tuple[int, int]:
@@ -364,6 +365,7 @@ def _caveats(
             "scheduler-bound"
         )
     out += _repeat_caveats(answers)
+    out += _call_caveats(all_rows, pattern, answers)
     floors = sorted({f.transport for a in answers for f in a.floors})
     if floors:
         out.append(
@@ -398,6 +400,67 @@ def _repeat_caveats(answers: Sequence[SizeAnswer]) -> list[str]:
             out.append(f"at {at} no ok repeat of {ranking.names_text(list(a.failed))}: left out")
         if a.ranking.verdict == "alone":
             out.append(f"at {at} only {a.best.transport} was measured: nothing to compare with")
+    return out
+
+
+def call_comparisons(
+    rows: Sequence[Mapping[str, Any]], patterns: Sequence[str]
+) -> list[tuple[ranking.Group, ranking.Comparison]]:
+    """Per channel, pattern, size and shape: each put/get calling style that retries (a
+    timeout, nowait) against plain blocking calls, everything else equal. The group returned
+    is the styled one; ``first`` is 'transport style' (e.g. 'queue timeout=0.01s'),
+    ``second`` 'transport block'."""
+    found = ranking.groups(rows, patterns)
+    plain = {g.key: g for g in found if not g.get("call")}
+    out = []
+    for g in found:
+        if not g.get("call"):
+            continue
+        twin_key = tuple((d, "" if d in ("call", "call_timeout_s") else v) for d, v in g.key)
+        twin = plain.get(twin_key)
+        if twin is None:
+            continue
+        style = call_label(g.get("call"), g.get("call_timeout_s"))
+        for t in sorted(set(g.values) & set(twin.values)):
+            c = ranking.compare(
+                f"{t} {style}", g.values[t], f"{t} block", twin.values[t], g.higher_is_better
+            )
+            out.append((g, c))
+    return out
+
+
+def _call_caveats(
+    rows: Sequence[Mapping[str, Any]], pattern: str, answers: Sequence[SizeAnswer]
+) -> list[str]:
+    """What a put/get timeout or nowait costs the answered channels at the answered sizes,
+    against blocking calls (one Benjamini-Hochberg family of their own): a factor only where
+    significant, a tie said as a tie."""
+    sizes = {a.payload_bytes for a in answers}
+    shapes = {a.ranking.group.shape for a in answers}
+    setting = {d: answers[0].ranking.group.get(d) for d in ("payload_kind", "start_method",
+               "placement")} if answers else {}  # fmt: skip
+    found = [
+        (g, c)
+        for g, c in call_comparisons(rows, [pattern])
+        if g.payload_bytes in sizes
+        and g.shape in shapes
+        and all(g.get(d) == v for d, v in setting.items())
+    ]
+    adjusted = ranking.adjust([c for _, c in found])
+    out = []
+    for (g, _), c in zip(found, adjusted, strict=True):
+        at = human_size(g.payload_bytes)
+        if c.differs:
+            how = "slower" if c.decision == "slower" else "faster"
+            out.append(
+                f"{c.first} at {at}: {ranking.fmt_factor(c.factor)} {how} than blocking "
+                f"put/get ({ranking.fmt_q(c.q_value)})"
+            )
+        else:
+            out.append(
+                f"{c.first} at {at}: not significantly different from blocking put/get "
+                f"({ranking.fmt_q(c.q_value)})"
+            )
     return out
 
 
@@ -666,6 +729,7 @@ def map_groups(groups: Iterable[ranking.Group], setting: Mapping[str, str]) -> l
         and not g.get("op")
         and not g.get("maxsize")
         and not g.get("offered_load")
+        and not g.get("call")
         and (g.pattern == "fan" or g.shape == (1, 1))
         and all(g.get(d) == v for d, v in setting.items())
     ]

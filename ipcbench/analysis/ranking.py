@@ -3,7 +3,9 @@
 A *group* holds every channel measured with the same pattern, operation, payload size, payload
 kind, start method, placement, maxsize, producers x consumers and offered load: only channels in
 one group are ever compared, so no statement mixes placements or start methods. ``maxsize``
-empty (does not apply: Pipe, SimpleQueue) and 0 (unbounded) are the same group.
+empty (does not apply: Pipe, SimpleQueue) and 0 (unbounded) are the same group; so are the
+calling styles '' (none applies) and "block" (a plain blocking put/get, as Pipe's send/recv),
+while a timeout or nowait style is a group of its own.
 
 Within a group the channel with the best median over ok repeats is compared with every other
 channel (``compare``: Mann-Whitney U on the repeats, time ratio of medians and its exact
@@ -27,7 +29,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ipcbench.analysis import stats
-from ipcbench.results.schema import PARAM_COLUMNS, human_size
+from ipcbench.results.schema import PARAM_COLUMNS, call_label, human_size
 
 GROUP_DIMS: tuple[str, ...] = (
     "pattern",
@@ -40,6 +42,8 @@ GROUP_DIMS: tuple[str, ...] = (
     "producers",
     "consumers",
     "offered_load",
+    "call",
+    "call_timeout_s",
 )
 MIN_EFFECT = stats.MIN_EFFECT
 ALPHA = stats.ALPHA
@@ -114,6 +118,7 @@ class Group:
             parts.append(f"maxsize {self.get('maxsize')}")
         if self.get("offered_load"):
             parts.append(f"load {self.get('offered_load')}")
+        parts.append(call_label(self.get("call"), self.get("call_timeout_s")))
         return ", ".join(p for p in parts if p)
 
     def label(self) -> str:
@@ -128,6 +133,8 @@ def group_key(row: Mapping[str, Any], drop: Iterable[str] = ()) -> tuple[tuple[s
     cells = dict(zip(PARAM_COLUMNS, stats.case_key(row), strict=True))
     if cells.get("maxsize") == "0":
         cells["maxsize"] = ""  # unbounded = no bound: compared with pipes
+    if cells.get("call") == "block":
+        cells["call"] = ""  # a plain blocking put/get: compared with pipes' send/recv
     dropped = set(drop)
     return tuple((d, cells.get(d, "")) for d in GROUP_DIMS if d not in dropped)
 

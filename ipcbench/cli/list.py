@@ -24,6 +24,8 @@ def main(args: argparse.Namespace) -> int:
         params = ["payload: " + "/".join(cls.payload_kinds())]
         if cls.uses_maxsize:
             params.append("maxsize")
+        if cls.calls:
+            params.append("calls: " + "/".join(cls.calls))
         for pattern, ops in cls.ops.items():
             params.append(f"{pattern} ops: " + "/".join(ops))
         if cls.in_process:

@@ -30,6 +30,7 @@ FIGURE_NAMES = (
     "proxy",
     "start_method_placement",
     "cost_breakdown",
+    "calls",
     "comparison",
 )
 FORMATS = ("png", "svg", "pdf")

@@ -10,7 +10,7 @@ from typing import Any
 
 from ipcbench import transports
 from ipcbench.errors import IpcbenchError
-from ipcbench.harness.sweep import check_memory
+from ipcbench.harness.sweep import check_calls, check_memory, expand
 from ipcbench.options import BY_KEY, NOT_SET, OPTIONS
 
 
@@ -29,6 +29,8 @@ class Settings:
     producers: tuple[int, ...]  # () = the pattern's grid
     consumers: tuple[int, ...]
     rates: tuple[str, ...]  # () = the rate pattern's grid
+    calls: tuple[str, ...]  # () = the pattern's calling styles (block; all three for nowait)
+    call_timeouts: tuple[float, ...]  # () = catalogue.DEFAULT_CALL_TIMEOUTS
     repeats: int
     warmups: int
     target_time_s: float
@@ -93,6 +95,8 @@ def validate(values: Mapping[str, Any]) -> Settings:
     parsed = {o.field: o.read(values.get(o.field, o.default)) for o in OPTIONS}
     s = Settings(**parsed, faults=tuple(values.get("faults", ())))
     _check_maxsize_applies(s)
+    if s.calls or s.call_timeouts:
+        check_calls(s, expand(s))
     check_memory(s)
     return s
 

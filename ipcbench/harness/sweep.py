@@ -121,6 +121,45 @@ def loads_for(s: Settings, pattern: str) -> list[str]:
     return list(s.rates) or list(entry.quick_loads if s.quick else entry.loads)
 
 
+def calls_for(
+    s: Settings, cls: type[transports.Transport], pattern: str
+) -> list[tuple[str, float | None]]:
+    """(call, call_timeout_s) pairs to sweep: --calls (else the pattern's styles) that the
+    transport takes, "timeout" once per --call-timeouts value; [("", None)] where the pattern
+    or the transport has no calling styles."""
+    entry = catalogue.info(pattern)
+    if not entry.calls or not cls.calls:
+        return [("", None)]
+    styles = [c for c in (s.calls or entry.calls) if c in cls.calls]
+    timeouts = s.call_timeouts or catalogue.DEFAULT_CALL_TIMEOUTS
+    pairs: list[tuple[str, float | None]] = []
+    for call in styles:
+        pairs.extend([(call, t) for t in timeouts] if call == "timeout" else [(call, None)])
+    return pairs
+
+
+def check_calls(s: Settings, cases: list[Case]) -> None:
+    """Refuse --calls / --call-timeouts that no case of the sweep uses (a timeout on a Pipe)."""
+    used = {case.call for case in cases}
+    for call in s.calls:
+        if call not in used:
+            raise IpcbenchError(f"--calls {call}: {_no_calls_hint()}")
+    if s.call_timeouts and "timeout" not in used:
+        raise IpcbenchError(
+            "--call-timeouts needs cases that call with a timeout: add timeout to --calls; "
+            + _no_calls_hint()
+        )
+
+
+def _no_calls_hint() -> str:
+    takers = [c.name for c in transports.all_transports() if c.calls]
+    patterns = [name for name in catalogue.names() if catalogue.info(name).calls]
+    return (
+        f"put/get calling styles apply to {', '.join(takers)} in {', '.join(patterns)}; "
+        "select one of those with -t/-p"
+    )
+
+
 def applies(entry: PatternInfo, op: str, maxsize: int | None) -> bool:
     """Whether an op runs at this maxsize (some run on unbounded queues only; the entry's
     note says why)."""
@@ -156,8 +195,9 @@ def _cases_for(s: Settings, cls: type[transports.Transport], pattern: str) -> It
         producers,
         consumers,
         loads_for(s, pattern),
+        calls_for(s, cls, pattern),
     )
-    for size, kind, method, maxsize, placement, op, n_prod, n_cons, load in grid:
+    for size, kind, method, maxsize, placement, op, n_prod, n_cons, load, call in grid:
         if not applies(entry, op, maxsize):
             continue
         yield Case(
@@ -172,5 +212,7 @@ def _cases_for(s: Settings, cls: type[transports.Transport], pattern: str) -> It
             consumers=n_cons,
             placement=placement,
             offered_load=load,
+            call=call[0],
+            call_timeout_s=call[1],
             fault=fault,
         )

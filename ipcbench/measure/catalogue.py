@@ -34,6 +34,14 @@ CLOSE_JOIN_UNBOUNDED_ONLY = (
     "measures it"
 )
 
+CALL_SIZES: tuple[int, ...] = (64, 65536)  # nowait: what a timeout costs, small and large
+DEFAULT_CALL_TIMEOUTS: tuple[float, ...] = (0.01,)  # seconds; the value faster-fifo's tests use
+CALLS_NOTE = (
+    "the stream pattern with each put/get calling style; stream, fan and taskqueue take "
+    "--calls too. An expired timeout and a Full/Empty retry count in 'retries' (nowait "
+    "retries yield the GIL)"
+)
+
 Metric = Literal["latency", "throughput"]
 # Which process counts a pattern sweeps: none (one child), producers only, or producers x
 # consumers (--producers/--consumers, else ``counts``/``quick_counts``).
@@ -56,6 +64,9 @@ class PatternInfo:
     quick_sizes: tuple[int, ...] | None = None
     maxsizes: tuple[int, ...] = (0,)  # default maxsizes, on transports that take a maxsize
     quick_maxsizes: tuple[int, ...] = (0,)
+    # Its default put/get calling styles on transports that take them (``Transport.calls``:
+    # "block", "timeout", "nowait"; --calls overrides); () for patterns that do not sweep them.
+    calls: tuple[str, ...] = ()
     loads: tuple[str, ...] = ("",)  # offered loads swept (--rates overrides a non-empty grid)
     quick_loads: tuple[str, ...] = ("",)
     bytes_per_message: int = 1  # payloads moved per message (a round trip moves two)
@@ -95,6 +106,7 @@ CATALOGUE: dict[str, PatternInfo] = {
             "stream",
             _P + "stream:Stream",
             "throughput: child produces, parent receives + verifies; timed at arrival",
+            calls=("block",),
         ),
         PatternInfo(
             "proxy_ops",
@@ -110,6 +122,7 @@ CATALOGUE: dict[str, PatternInfo] = {
             counted="producers_consumers",
             sizes=_SC,
             quick_sizes=_QSC,
+            calls=("block",),
         ),
         PatternInfo(
             "taskqueue",
@@ -118,6 +131,7 @@ CATALOGUE: dict[str, PatternInfo] = {
             counted="producers_consumers",
             sizes=_SC,
             quick_sizes=_QSC,
+            calls=("block",),
         ),
         PatternInfo(
             "shared_state",
@@ -138,10 +152,13 @@ CATALOGUE: dict[str, PatternInfo] = {
         ),
         PatternInfo(
             "nowait",
-            _P + "nowait:Nowait",
-            "put_nowait/get_nowait retried on Full/Empty vs blocking put/get; retries",
-            sizes=_SC,
+            _P + "stream:Stream",
+            "a stream calling put/get blocking, with a timeout (--call-timeouts) and nowait; "
+            "retries",
+            note=CALLS_NOTE,
+            sizes=CALL_SIZES,
             quick_sizes=_QSC,
+            calls=("block", "timeout", "nowait"),
         ),
         PatternInfo(
             "lifecycle",

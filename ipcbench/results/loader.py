@@ -29,7 +29,7 @@ from ipcbench.results.schema import (
     SAMPLES_COLUMNS,
     SCHEMA_VERSION,
 )
-from ipcbench.results.store import CsvDamage, RunStore, add_columns_of, parse_rows
+from ipcbench.results.store import CsvDamage, RunStore, add_columns_of, parse_rows, upgrade_to_3
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,7 +37,10 @@ if TYPE_CHECKING:
 PathLike = str | os.PathLike[str]
 RawRow = dict[str, str]
 # UPGRADES[v] turns rows of schema v into rows of schema v + 1 (and must set schema_version).
-UPGRADES: dict[int, Callable[[list[RawRow]], list[RawRow]]] = {1: add_columns_of(2)}
+UPGRADES: dict[int, Callable[[list[RawRow]], list[RawRow]]] = {
+    1: add_columns_of(2),
+    2: upgrade_to_3,
+}
 
 SOURCE_COLUMN = "source_csv"
 # Display order of cases: each transport's sweep over payload sizes stays together.
@@ -51,6 +54,8 @@ CASE_ORDER: tuple[str, ...] = (
     "producers",
     "consumers",
     "maxsize",
+    "call",
+    "call_timeout_s",
     "payload_bytes",
 )
 META_SKIPPED = frozenset({"config", "versions", "warnings"})

@@ -10,7 +10,11 @@ Schema history (bump SCHEMA_VERSION and add a line + an ``ADDED_IN`` entry when 
 * 1 -- first version (measurement core).
 * 2 -- scaling patterns: parameter ``offered_load``; results ``blocked_s``, ``peak_depth``,
   ``retries``, ``join_latency_us``, ``offered_per_s``. Version-1 files are upgraded on read by
-  adding the new columns empty (``store.upgrade_rows``).
+  adding the new columns empty (``store.add_columns_of``).
+* 3 -- put/get calling styles: parameters ``call`` (block, timeout, nowait; '' where none
+  applies) and ``call_timeout_s``. Version-2 files get them empty, except the ``nowait``
+  pattern's rows, whose ``op`` (nowait, blocking) becomes the ``call`` (nowait, block)
+  (``store.upgrade_to_3``).
 
 Standard library only, and cheap to import: the driver process imports this module.
 """
@@ -21,7 +25,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Parameter columns: together they identify a case (never a made-up name).
 PARAM_COLUMNS: tuple[str, ...] = (
@@ -36,8 +40,9 @@ PARAM_COLUMNS: tuple[str, ...] = (
     "consumers",
     "placement",
     "offered_load",
+    "call",
+    "call_timeout_s",
 )
-# Parameters that hold whole numbers (None/empty where they do not apply).
 
 LATENCY_COLUMNS: tuple[str, ...] = (
     "lat_min_us",
@@ -95,6 +100,7 @@ INT_COLUMNS: tuple[str, ...] = (
     "retries",
 )
 FLOAT_COLUMNS: tuple[str, ...] = (
+    "call_timeout_s",
     "elapsed_s",
     "producer_elapsed_s",
     "msgs_per_s",
@@ -108,6 +114,7 @@ FLOAT_COLUMNS: tuple[str, ...] = (
 # Units of the measured columns (a column not named here is a count, a name or an id).
 UNITS: dict[str, str] = {
     "payload_bytes": "B",
+    "call_timeout_s": "s",
     "wire_bytes": "B",
     "elapsed_s": "s",
     "producer_elapsed_s": "s",
@@ -122,6 +129,7 @@ UNITS: dict[str, str] = {
 # Columns added in each schema version (used to upgrade older files on read).
 ADDED_IN: dict[int, tuple[str, ...]] = {
     2: ("offered_load", "blocked_s", "peak_depth", "retries", "join_latency_us", "offered_per_s"),
+    3: ("call", "call_timeout_s"),
 }
 
 STATUSES: tuple[str, ...] = ("ok", "error", "timeout", "crash", "skipped")
@@ -197,7 +205,8 @@ def human_size(n_bytes: int) -> str:
 def case_label(params: Mapping[str, Any]) -> str:
     """A case's short label from its parameters (a row or ``Case.params()``), e.g.
     ``pipe pingpong 64 B bytes fork unpinned``, then ``maxsize=N``, ``PxC`` when more than one
-    process on a side, ``load=L`` when an offered load is set."""
+    process on a side, ``load=L`` when an offered load is set, the calling style when it is not
+    plain blocking (``timeout=0.01s``, ``nowait``)."""
     p = typed_params(params)
     producers, consumers = p["producers"] or 1, p["consumers"] or 1
     size = p["payload_bytes"]
@@ -211,8 +220,16 @@ def case_label(params: Mapping[str, Any]) -> str:
         f"maxsize={p['maxsize']}" if p["maxsize"] is not None else "",
         f"{producers}x{consumers}" if producers * consumers > 1 else "",
         f"load={p['offered_load']}" if p["offered_load"] else "",
+        call_label(p["call"], p["call_timeout_s"]),
     ]
     return " ".join(part for part in parts if part)
+
+
+def call_label(call: str, timeout_s: Any) -> str:
+    """'timeout=0.01s' or 'nowait'; '' for plain blocking calls and where no style applies."""
+    if call == "timeout":
+        return f"timeout={key_cell(timeout_s)}s"
+    return "" if call in ("", "block") else call
 
 
 # --- percentiles (one definition for the driver's columns and for stats) ----------------------

@@ -44,6 +44,17 @@ def add_columns_of(version: int) -> Any:
     return upgrade
 
 
+def upgrade_to_3(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Schema 2 -> 3: ``call`` and ``call_timeout_s`` added empty; the ``nowait`` pattern's
+    ``op`` (nowait, blocking) was its calling style and becomes ``call`` (nowait, block)."""
+    calls = {"nowait": "nowait", "blocking": "block"}
+    upgraded = add_columns_of(3)(rows)
+    for row in upgraded:
+        if row.get("pattern") == "nowait" and row.get("op") in calls:
+            row["call"], row["op"] = calls[row["op"]], ""
+    return upgraded
+
+
 @dataclass(frozen=True)
 class RunStore:
     """The files of one run (CSV, meta.json, samples): their paths, claiming a new run's

@@ -16,6 +16,12 @@ from typing import Any, ClassVar
 
 from ipcbench.wire import frame_bytes
 
+# How put/get are called on a queue-type channel (a transport lists those it takes in
+# ``Transport.calls``): a plain blocking call; a blocking call with a timeout
+# (``ChannelSpec.call_timeout_s``), retried when it expires; put_nowait/get_nowait, retried on
+# Full/Empty. Expiries and Full/Empty retries are counted in ``Endpoint.retries``.
+CALL_STYLES: tuple[str, ...] = ("block", "timeout", "nowait")
+
 
 @dataclass(frozen=True)
 class ChannelSpec:
@@ -26,6 +32,8 @@ class ChannelSpec:
     # The session's own payload (built once per process): faster-fifo sizes its buffer by the
     # pickled message. Not compared, not shown.
     payload: Any = field(default=None, compare=False, repr=False)
+    call: str = ""  # the put/get calling style (CALL_STYLES; "" = the transport's plain calls)
+    call_timeout_s: float | None = None  # the timeout of call "timeout"
 
     @property
     def frame_bytes(self) -> int:
@@ -45,6 +53,9 @@ class Endpoint:
     # The clock just before this receiver's last task_done() of a real item (not a sentinel);
     # 0 where the channel has no task_done() (all but JoinableQueue).
     done_ns = 0
+    # Expired timeouts and Full/Empty retries of this side's styled put/get (``call``
+    # "timeout" or "nowait"), counted since the endpoint was made; read outside the clock.
+    retries = 0
 
     def send(self, msg: Any) -> None:
         raise NotImplementedError
@@ -57,14 +68,6 @@ class Endpoint:
 
     def close(self) -> None:
         """Release OS resources held by this side (idempotent)."""
-
-    def send_nowait(self, msg: Any) -> int:
-        """Send without blocking, retrying while full; returns the number of retries."""
-        raise NotImplementedError
-
-    def recv_nowait(self) -> tuple[Any, int]:
-        """Receive without blocking, retrying while empty; returns (message, retries)."""
-        raise NotImplementedError
 
     def ready_among(self, eps: list[Any]) -> list[Any]:
         """Of ``eps`` (this one among them, all of one channel kind), those with a message
@@ -107,6 +110,9 @@ class Transport:
     # fan: "shared" (all producers and consumers on one queue), "pairs" (one channel per
     # producer-consumer pair), or "" (fan not supported).
     fan_mode: ClassVar[str] = ""
+    # The put/get calling styles (CALL_STYLES) its endpoints take from ``ChannelSpec.call``;
+    # () for channels without a timeout or non-blocking call (Pipe, SimpleQueue, raw fds).
+    calls: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def payload_kinds(cls) -> tuple[str, ...]:

@@ -33,9 +33,10 @@ import pickle
 import queue
 import struct
 import sys
+import time
 from typing import Any
 
-from ipcbench.transports.base import Channel, ChannelSpec, Endpoint, Transport
+from ipcbench.transports.base import CALL_STYLES, Channel, ChannelSpec, Endpoint, Transport
 
 WAIT_SLICE_S = 0.5  # longest wait inside one put/get call before Python code runs again
 MESSAGE_SLACK_BYTES = 4096  # faster-fifo's per-message header, pickle protocol differences
@@ -121,42 +122,84 @@ def new_queue(size_bytes: int) -> Any:
 class FifoEnd(Endpoint):
     """put/get on two faster-fifo queues (out, in); either may be None (one-way).
 
+    ``call`` "block" (or "") waits in slices of ``WAIT_SLICE_S`` (see above: not counted as
+    retries); "timeout" passes the case's timeout and counts each expiry in ``retries``;
+    "nowait" calls put/get with ``block=False`` and counts each Full/Empty, yielding the GIL.
     The queues live in shared memory owned by the driver, so ``close`` is a no-op.
     """
 
-    def __init__(self, out_q: Any, in_q: Any) -> None:
+    def __init__(
+        self, out_q: Any, in_q: Any, call: str = "", timeout_s: float | None = None
+    ) -> None:
         self.out_q = out_q
         self.in_q = in_q
+        self.call = call
+        self.timeout_s = timeout_s
+        self.retries = 0
+        if call == "timeout" and not (timeout_s and timeout_s > 0):
+            raise ValueError(f"call 'timeout' needs a positive timeout, got {timeout_s!r}")
+        if call == "nowait":
+            self.send = self._put_nowait  # type: ignore[method-assign]
+            self.recv = self._get_nowait  # type: ignore[method-assign]
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"out_q": self.out_q, "in_q": self.in_q}
+        return {
+            "out_q": self.out_q,
+            "in_q": self.in_q,
+            "call": self.call,
+            "timeout_s": self.timeout_s,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["out_q"], state["in_q"])  # type: ignore[misc]
+        self.__init__(**state)  # type: ignore[misc]
 
     def send(self, msg: Any) -> None:
         put = self.out_q.put
+        timed, wait_s = self.call == "timeout", self.timeout_s or WAIT_SLICE_S
         while True:
             try:
-                put(msg, True, WAIT_SLICE_S)
+                put(msg, True, wait_s)
                 return
             except queue.Full:
-                continue
+                if timed:
+                    self.retries += 1
 
     def recv(self) -> Any:
         get = self.in_q.get
+        timed, wait_s = self.call == "timeout", self.timeout_s or WAIT_SLICE_S
         while True:
             try:
-                return get(True, WAIT_SLICE_S)
+                return get(True, wait_s)
             except queue.Empty:
-                continue
+                if timed:
+                    self.retries += 1
+
+    def _put_nowait(self, msg: Any) -> None:
+        put, sleep = self.out_q.put, time.sleep
+        while True:
+            try:
+                put(msg, False)
+                return
+            except queue.Full:
+                self.retries += 1
+                sleep(0)
+
+    def _get_nowait(self) -> Any:
+        get, sleep = self.in_q.get, time.sleep
+        while True:
+            try:
+                return get(False)
+            except queue.Empty:
+                self.retries += 1
+                sleep(0)
 
 
 class FasterFifoTransport(Transport):
     name = "faster_fifo"
     description = "peer: faster-fifo Queue (shared-memory ring buffer), put/get (pickled)"
-    patterns = ("pingpong", "stream", "fan")
+    patterns = ("pingpong", "stream", "fan", "nowait")
     fan_mode = "shared"  # one multi-producer multi-consumer queue, like multiprocessing.Queue
+    calls = CALL_STYLES
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -170,8 +213,13 @@ class FasterFifoTransport(Transport):
         if spec.payload is None:
             raise ValueError("faster_fifo sizes its buffer by the payload: ChannelSpec(payload=)")
         size = buffer_bytes(spec.payload)
+        call, timeout_s = spec.call, spec.call_timeout_s
         up = new_queue(size)
         if not duplex:
-            return Channel(parent=FifoEnd(None, up), child=FifoEnd(up, None))
+            return Channel(
+                parent=FifoEnd(None, up, call, timeout_s), child=FifoEnd(up, None, call, timeout_s)
+            )
         down = new_queue(size)
-        return Channel(parent=FifoEnd(down, up), child=FifoEnd(up, down))
+        return Channel(
+            parent=FifoEnd(down, up, call, timeout_s), child=FifoEnd(up, down, call, timeout_s)
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ipcbench.transports.base import Channel, ChannelSpec, Transport
+from ipcbench.transports.base import CALL_STYLES, Channel, ChannelSpec, Transport
 from ipcbench.transports.manager import manager_channel, start_manager
 from ipcbench.transports.queues import queue_channel
 
@@ -23,14 +23,14 @@ class ManagerQueueTransport(Transport):
         "rate",
     )
     ops = {
-        "nowait": ("nowait", "blocking"),
         "lifecycle": ("qsize", "empty", "full"),
         "shared_state": ("queue_put",),
     }
     fan_mode = "shared"
     uses_maxsize = True
+    calls = CALL_STYLES
 
     def open(self, ctx: Any, spec: ChannelSpec, duplex: bool) -> Channel:
         manager = start_manager(ctx)
-        parent, child = queue_channel(lambda: manager.Queue(spec.maxsize), duplex)
+        parent, child = queue_channel(lambda: manager.Queue(spec.maxsize), duplex, spec=spec)
         return manager_channel(manager, parent, child)

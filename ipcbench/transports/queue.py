@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any, ClassVar
 
-from ipcbench.transports.base import Channel, ChannelSpec, Transport
+from ipcbench.transports.base import CALL_STYLES, Channel, ChannelSpec, Transport
 from ipcbench.transports.queues import queue_channel
 
 
@@ -13,8 +13,9 @@ class QueueTransport(Transport):
     name = "queue"
     description = "multiprocessing.Queue(maxsize), put/get"
     patterns = ("pingpong", "stream", "fan", "backpressure", "nowait", "lifecycle", "rate")
-    ops = {"nowait": ("nowait", "blocking"), "lifecycle": ("close_join", "qsize", "empty", "full")}
+    ops = {"lifecycle": ("close_join", "qsize", "empty", "full")}
     fan_mode = "shared"
+    calls = CALL_STYLES
     uses_maxsize = True
     task_done: ClassVar[bool] = False  # the receiver calls task_done() after every get()
 
@@ -23,5 +24,5 @@ class QueueTransport(Transport):
 
     def open(self, ctx: Any, spec: ChannelSpec, duplex: bool) -> Channel:
         make = functools.partial(self.new_queue, ctx, spec.maxsize)
-        parent, child = queue_channel(make, duplex, task_done=self.task_done)
+        parent, child = queue_channel(make, duplex, task_done=self.task_done, spec=spec)
         return Channel(parent=parent, child=child)

@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from ipcbench.views.axes import Meta, meta_of, skip_reason
 from ipcbench.views.figures.backpressure import figure_backpressure
 from ipcbench.views.figures.breakdown import figure_cost_breakdown
+from ipcbench.views.figures.calls import figure_calls
 from ipcbench.views.figures.comparison import comparison_figure
 from ipcbench.views.figures.latency import figure_latency, figure_latency_distribution
 from ipcbench.views.figures.placement import figure_start_method_placement
@@ -66,6 +67,7 @@ FIGURES: dict[str, FigureBuilder] = {
         df, meta=meta
     ),
     "cost_breakdown": lambda df, meta, samples: figure_cost_breakdown(df, meta=meta),
+    "calls": lambda df, meta, samples: figure_calls(df, meta),
 }
 COMPARISON_FIGURE = "comparison"
 DECISION_MAP_FIGURE = "decision_map"

@@ -55,8 +55,8 @@ _GLOBAL_DIMS = (
     "producers",
     "consumers",
 )
-_PER_TRANSPORT_DIMS = ("maxsize", "op", "offered_load")
-_PREFERRED = {"payload_kind": ("bytes",), "placement": ("unpinned",)}
+_PER_TRANSPORT_DIMS = ("maxsize", "op", "offered_load", "call", "call_timeout_s")
+_PREFERRED = {"payload_kind": ("bytes",), "placement": ("unpinned",), "call": ("block",)}
 
 
 def dim_keys(series: pd.Series) -> pd.Series:
@@ -77,7 +77,8 @@ def _choose(keys: pd.Series, preferred: Sequence[str] = ()) -> str:
 def fix_dims(df: pd.DataFrame, keep: Iterable[str]) -> tuple[pd.DataFrame, dict[str, str]]:
     """Rows of the most common value of every parameter not in ``keep``; and the chosen values.
 
-    maxsize and op are chosen per transport (they only apply to some transports). An empty cell
+    maxsize, op and the calling style are chosen per transport (they only apply to some
+    transports; plain blocking calls when measured). An empty cell
     means "does not apply" (the start method of in-process floors) and matches any choice.
     """
     keep = set(keep)
@@ -94,7 +95,8 @@ def fix_dims(df: pd.DataFrame, keep: Iterable[str]) -> tuple[pd.DataFrame, dict[
         if col in keep or col not in df.columns or df.empty:
             continue
         keys = dim_keys(df[col])
-        best = keys.groupby(df["transport"]).transform(lambda k: _choose(k))
+        preferred = _PREFERRED.get(col, ())
+        best = keys.groupby(df["transport"]).transform(lambda k, p=preferred: _choose(k, p))
         df = df[keys == best]
     return df, chosen
 

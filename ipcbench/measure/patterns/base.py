@@ -218,7 +218,13 @@ class Session:
         self.clock = clock
         self.payload, self.check = make_payload(case.payload_kind, case.payload_bytes)
         self.wire_bytes = wire_bytes(case.payload_kind, self.payload, transport.wire)
-        self.spec = ChannelSpec(case.payload_bytes, case.maxsize or 0, self.payload)  # open(spec)
+        self.spec = ChannelSpec(  # what transport.open reads of the case
+            case.payload_bytes,
+            case.maxsize or 0,
+            self.payload,
+            call=case.call,
+            call_timeout_s=case.call_timeout_s,
+        )
         self.children = Children(ctx)
         self.channel: Channel | None = None
         self.controls: list[Any] = []

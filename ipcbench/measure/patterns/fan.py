@@ -32,6 +32,7 @@ import psutil
 
 from ipcbench.measure.patterns.base import Measurement, Session
 from ipcbench.measure.patterns.producer import Produced, Producer, SendOptions
+from ipcbench.measure.patterns.stream import RETRYING_CALLS
 from ipcbench.measure.verify import ContentSample, FanReceiver, PairEnded, check_exactly_once
 from ipcbench.measure.workers import FAULT_SEQ, Role, kill_self
 from ipcbench.transports.base import Channel
@@ -50,6 +51,7 @@ class Consumed(NamedTuple):
     received: int  # messages it received
     seen: bytes  # its marks of what arrived (see verify.FanReceiver)
     done_ns: int  # JoinableQueue: the clock just before its last task_done(), else 0
+    retries: int = 0  # its endpoints' expired get timeouts / Empty retries in this batch
 
 
 class Paused(NamedTuple):
@@ -75,6 +77,7 @@ class Consumer(Role):
         shared queue (``expect`` None: until the driver ends the rounds) or from one pipe pair
         per producer (until ``expect`` have arrived, or every pair's end marker has)."""
         receiver = FanReceiver(self.check, self.wire, producers, n_per, first, self.sample)
+        retries_before = sum(ep.retries for ep in self.eps)
         # consumer_kill: the consumer that takes message FAULT_SEQ of producer 0 (sent once per
         # case) kills itself -- not "every consumer's second message in a batch", which never
         # comes when small batches are spread one message per consumer.
@@ -85,7 +88,9 @@ class Consumer(Role):
             t_last_ns = self._receive_pairs(receiver, expect, kill_seq)
         receiver.finish()  # after the clock (t_last_ns): the kept messages, in full
         done_ns = self.ep.done_ns  # JoinableQueue: the last task_done() call, else 0
-        self.control.send(Consumed(t_last_ns, receiver.count, bytes(receiver.seen), done_ns))
+        retries = sum(ep.retries for ep in self.eps) - retries_before
+        seen = bytes(receiver.seen)
+        self.control.send(Consumed(t_last_ns, receiver.count, seen, done_ns, retries))
 
     def _receive_shared(self, receiver: FanReceiver, kill_seq: int) -> int:
         """A shared queue: a sentinel ends a round; the consumer reports its count and waits
@@ -205,7 +210,11 @@ class Fan(Session):
         start_ns = min(p.start_ns for p in produced)
         last_ns = max(c.last_ns for c in consumed)
         self.last_done_ns = max(c.done_ns for c in consumed)
-        return self.measurement(producers * n_per, start_ns, last_ns, produced, end_extra)
+        measurement = self.measurement(producers * n_per, start_ns, last_ns, produced, end_extra)
+        if self.case.call in RETRYING_CALLS:
+            retries = sum(p.retries for p in produced) + sum(c.retries for c in consumed)
+            measurement.extra["retries"] = retries
+        return measurement
 
     def a_child_is_stopped(self) -> bool:
         """Whether a worker is stopped (SIGSTOP, a debugger): messages its feeder thread has

@@ -3,8 +3,10 @@
 ``Producer`` sends n messages (to its endpoints in turn) and replies ``Produced``: its clock
 around the sends and, with options (``SendOptions``), what it measured on the way. Without
 options the timed loop is what a user's loop does (stamp the number, send); options add fan
-numbering, timed blocking puts with depth sampling, put_nowait retries, an offered rate
-(messages then carry their intended send time) or end markers on fan pipe pairs.
+numbering, timed blocking puts with depth sampling, an offered rate (messages then carry their
+intended send time) or end markers on fan pipe pairs. How put is called (blocking, with a
+timeout, nowait) is the endpoint's calling style (``ChannelSpec.call``); the retries it
+counted are reported after the clock.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ class SendOptions(NamedTuple):
 
     fan: bool = False  # number messages producer << 32 | number
     block: bool = False  # time the blocking puts, sample the queue depth
-    nowait: bool = False  # put_nowait retried on queue.Full (retries counted)
     rate_per_s: float = 0.0  # offered rate (0: as fast as possible)
     end_marker: bool = False  # fan over pipe pairs: one end marker per pair after the batch
 
@@ -39,7 +40,7 @@ class Produced(NamedTuple):
     end_ns: int  # just after the last send returned
     blocked_ns: int = 0  # inside blocking puts (``block``)
     peak_depth: Any = None  # largest qsize() seen (``block``): int, None or "unavailable"
-    retries: int = 0  # put_nowait retries (``nowait``)
+    retries: int = 0  # expired put timeouts and Full retries (the endpoints' calling style)
     sent: int = 0  # messages handed to the channel (n, unless a fault dropped or doubled one)
 
 
@@ -49,8 +50,10 @@ class Producer(Role):
     name = "produce"
 
     def run(self, n: int, first: int, opts: SendOptions = PLAIN) -> None:
+        retries_before = self.retries()
         if opts != PLAIN:
-            self.control.send(_Sender(self, opts).run(n, first))
+            produced = _Sender(self, opts).run(n, first)
+            self.control.send(produced._replace(retries=self.retries() - retries_before))
             return
         send, clock = self.ep.send, time.perf_counter_ns
         if self.fault:
@@ -69,17 +72,22 @@ class Producer(Role):
             t_start_ns = clock()
             for seq in range(first, first + n):
                 send((seq, payload))
-        self.control.send(Produced(t_start_ns, clock(), sent=n))
+        t_end_ns = clock()
+        retries = self.retries() - retries_before
+        self.control.send(Produced(t_start_ns, t_end_ns, retries=retries, sent=n))
+
+    def retries(self) -> int:
+        """Retries its endpoints' calling style has counted so far (read outside the clock)."""
+        return sum(ep.retries for ep in self.eps)
 
 
 class _Sender:
-    """One batch of a producer with options (fan, backpressure, nowait, rate)."""
+    """One batch of a producer with options (fan, backpressure, rate)."""
 
     def __init__(self, worker: Producer, opts: SendOptions) -> None:
         self.w = worker
         self.fan = opts.fan
         self.block = opts.block
-        self.nowait = opts.nowait
         self.rate_per_s = float(opts.rate_per_s)
         self.end_marker = opts.end_marker
         self.sent_delta = 0  # messages a fault removed (-) or added (+)
@@ -90,19 +98,15 @@ class _Sender:
         return self._plain(n, first)
 
     def _plain(self, n: int, first: int) -> Produced:
-        """fan and nowait without faults: number the message, send it (to the endpoints in
-        turn), nothing else inside the clock."""
+        """fan without faults: number the message, send it (to the endpoints in turn),
+        nothing else inside the clock."""
         w = self.w
-        sends = [ep.send_nowait if self.nowait else ep.send for ep in w.eps]
+        sends = [ep.send for ep in w.eps]
         k, base = len(sends), fan_seq(w.index, first) if self.fan else first
         frame, payload, pack_into = w.frame, w.payload, SEQ.pack_into
-        clock, retries = time.perf_counter_ns, 0
+        clock = time.perf_counter_ns
         t_start_ns = clock()
-        if self.nowait:  # queues: object wire, one endpoint
-            send = sends[0]
-            for seq in range(base, base + n):
-                retries += send((seq, payload))
-        elif frame is not None:
+        if frame is not None:
             for i in range(n):
                 pack_into(frame, 0, base + i)
                 sends[i % k](frame)
@@ -111,14 +115,14 @@ class _Sender:
                 sends[i % k]((base + i, payload))
         t_end_ns = clock()
         self._end_pairs()
-        return Produced(t_start_ns, t_end_ns, retries=retries, sent=n)
+        return Produced(t_start_ns, t_end_ns, sent=n)
 
     def _general(self, n: int, first: int) -> Produced:
         """Faults, timed blocking puts with depth sampling, or an offered rate."""
         w, eps = self.w, self.w.eps
-        sends = [ep.send_nowait if self.nowait else ep.send for ep in eps]
+        sends = [ep.send for ep in eps]
         clock = time.perf_counter_ns
-        stats: dict[str, Any] = {"blocked_ns": 0, "peak_depth": None, "retries": 0}
+        stats: dict[str, Any] = {"blocked_ns": 0, "peak_depth": None}
         interval_ns = 1e9 / self.rate_per_s if self.rate_per_s else 0.0
         sleep = time.sleep
         yield_gil = any(ep.sends_in_thread for ep in eps)
@@ -135,11 +139,9 @@ class _Sender:
                 msg = (*msg, intended_ns)
             for out in faulty(first + i, msg):
                 t0 = clock()
-                retries = sends[i % len(sends)](out)
+                sends[i % len(sends)](out)
                 if self.block:
                     stats["blocked_ns"] += clock() - t0
-                if self.nowait:
-                    stats["retries"] += retries
             if self.block and i % DEPTH_EVERY == 0:
                 stats["peak_depth"] = _max_depth(stats["peak_depth"], eps[0])
         t_end_ns = clock()

@@ -6,7 +6,8 @@ the two timestamps compare). Inside the clock the consumer checks each message's
 number and length and keeps a bounded sample of whole messages; their content (every byte or
 item) is checked after the clock stops (see verify.BatchCheck). The producer's own elapsed
 time (until its last send/put returned) is recorded too: for Queue it is shorter, as the
-feeder thread buffers.
+feeder thread buffers. With a put/get calling style that retries (``call`` timeout or nowait:
+the endpoints do it), ``retries`` counts both sides' expiries and Full/Empty retries.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from ipcbench.measure.patterns.base import Measurement, Session
 from ipcbench.measure.patterns.producer import PLAIN, Produced, Producer, SendOptions
 from ipcbench.measure.verify import BatchCheck, receive
 from ipcbench.wire import SEQ, new_frame
+
+RETRYING_CALLS = ("timeout", "nowait")  # calling styles whose retries are a result column
 
 
 class Stream(Session):
@@ -32,6 +35,7 @@ class Stream(Session):
         if self.transport.in_process:
             return self._inline(n, batch)
         parent = self.channel.parent
+        self.retries_before = parent.retries
         self.controls[0].send(("run", n, first, self.producer_opts))
         last = receive(parent.recv, batch, parent.whole_frames)
         return self.finish(n, batch, last, self.stats_columns)
@@ -56,9 +60,16 @@ class Stream(Session):
             extra=columns(produced),
         )
 
+    retries_before = 0  # the consumer endpoint's retry count before the batch
+
     def stats_columns(self, produced: Produced) -> dict[str, Any]:
-        """Result columns from the producer's reply (none for a plain stream)."""
-        return {}
+        """Result columns from the producer's reply: ``retries`` (producer and consumer)
+        where the calling style retries, else none."""
+        if self.case.call not in RETRYING_CALLS:
+            return {}
+        assert self.channel is not None
+        consumer_retries = self.channel.parent.retries - self.retries_before
+        return {"retries": produced.retries + consumer_retries}
 
     def _inline(self, n: int, batch: BatchCheck) -> Measurement:
         """Floors (memcpy, pickle): both roles in this process, one message at a time."""

@@ -4,18 +4,20 @@ Sections: first the decision map (winner or tie group per payload size and shape
 that are significant at both neighbouring sizes, Pipe vs Queue vs Manager ratios: see
 ``advise``), machine metadata, key findings (computed from the data), a recommendation table
 (best transport per pattern, payload size and process count, with its margin and whether the
-margin is significant), with several machines a Machines section (headline figures per machine,
-absolute and relative to its own raw_pipe floor, and where they or the advice differ), every
-figure, stability warnings, failed cases. Every statement about one machine is one
-Benjamini-Hochberg family (``analyse``). The report is built as a list
-of blocks rendered twice (``to_html``, ``to_markdown``), so both versions say the same thing.
-Figures are written beside the report as PNG + SVG (the Markdown links the PNGs; the HTML embeds
-them as base64, so the .html file alone is complete).
+margin is significant), put/get calling styles against blocking calls (when measured), with
+several machines a Machines section (headline figures per machine, absolute and relative to its
+own raw_pipe floor, and where they or the advice differ), every figure, stability warnings,
+failed cases. Every statement about one machine is one Benjamini-Hochberg family
+(``analyse``). The report is built as a list of blocks rendered twice (``to_html``,
+``to_markdown``), so both versions say the same thing. Figures are written beside the report as
+PNG + SVG (the Markdown links the PNGs; the HTML embeds them as base64, so the .html file alone
+is complete).
 
 This module assembles the sections and writes the files (``write_report``); the parts live
 beside it: ``analysis`` (the one tested family), ``findings`` (key-finding sentences),
-``tables`` (machine, recommendations, failed cases, stability lines) and ``blocks`` (the block
-types and their HTML and Markdown renderings).
+``calls`` (the put/get calling styles section), ``tables`` (machine, recommendations, failed
+cases, stability lines) and ``blocks`` (the block types and their HTML and Markdown
+renderings).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from ipcbench.views.report.blocks import (
     to_html,
     to_markdown,
 )
+from ipcbench.views.report.calls import call_blocks
 from ipcbench.views.report.findings import TEST_TEXT, key_findings
 from ipcbench.views.report.tables import (
     failed_table,
@@ -84,6 +87,8 @@ CAPTIONS: dict[str, str] = {
     "hatched cells are tie groups, not winners.",
     "machines": "Each channel's time per message as a multiple of its own machine's raw_pipe "
     "floor (lower is better), per machine, at the smallest size measured on every machine.",
+    "calls": "Queue-type channels with each put/get calling style: blocking, blocking with a "
+    "timeout (retried when it expires) and nowait (retried on Full/Empty), per payload size.",
     "comparison": "This machine (A) against the others: time ratios with 95% CIs (pale bars "
     "are not significant) and the shape after normalising by a baseline transport.",
 }
@@ -220,6 +225,7 @@ def report_blocks(
             "interval of the median with its real level (a range below 6 repeats)."
         ),
         recommendations if recommendations.rows else Paragraph("No successful rows to rank."),
+        *call_blocks(df, analysis),
         *(machines_blocks([machine, *others], figures, pngs) if others else []),
         Heading("Figures"),
         *figure_blocks(rest, pngs),

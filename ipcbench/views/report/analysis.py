@@ -23,13 +23,14 @@ PREFERRED_SETTING: dict[str, str] = {"payload_kind": "bytes", "placement": "unpi
 PROXY_TARGET_BYTES = 64  # Manager dict/list sharing moves small values
 PROXY_MAX_BYTES = 4096
 PLACEMENT_TARGET_BYTES = 64
+CALL_PATTERNS: tuple[str, ...] = ("nowait", "stream", "fan", "taskqueue")
 
 
 @dataclass(frozen=True)
 class Stated:
     """A comparison a finding states, with what it is about (``kind`` and ``about``)."""
 
-    kind: str  # "pair", "floor", "placement", "proxy"
+    kind: str  # "pair", "floor", "placement", "proxy", "seed", "call"
     group: ranking.Group
     comparison: ranking.Comparison
 
@@ -59,6 +60,7 @@ def analyse(df: pd.DataFrame) -> Analysis:
     pending += [("floor", g, c) for g, c in _floor_comparisons(rows)]
     pending += [("placement", g, c) for g, c in _placement_comparisons(rows)]
     pending += [("proxy", g, c) for g, c in _proxy_comparisons(rows)]
+    pending += [("call", g, c) for g, c in advise.call_comparisons(rows, CALL_PATTERNS)]
     shown = advise.map_groups(groups, advise.map_setting(rows))
     pending += [("seed", g, c) for g, c in advise.seed_comparisons(shown)]
     rankings, adjusted = ranking.rank_groups(groups, [c for _, _, c in pending])
@@ -82,12 +84,13 @@ def main_setting(groups: Sequence[ranking.Group]) -> dict[str, str]:
 
 
 def _plain(group: ranking.Group, setting: Mapping[str, str]) -> bool:
-    """1 x 1, no op, unbounded, no offered load, in ``setting``."""
+    """1 x 1, no op, unbounded, no offered load, plain blocking calls, in ``setting``."""
     return (
         group.shape == (1, 1)
         and not group.get("op")
         and not group.get("maxsize")
         and not group.get("offered_load")
+        and not group.get("call")
         and all(group.get(d) == v for d, v in setting.items())
     )
 
@@ -197,7 +200,12 @@ def _proxy_size(proxies: Sequence[ranking.Group]) -> int | None:
 
 
 def _plain_shape(group: ranking.Group) -> bool:
-    return group.shape == (1, 1) and not group.get("op") and not group.get("maxsize")
+    return (
+        group.shape == (1, 1)
+        and not group.get("op")
+        and not group.get("maxsize")
+        and not group.get("call")
+    )
 
 
 def _setting_key(group: ranking.Group) -> tuple[str, ...]:
