@@ -19,7 +19,15 @@ from matplotlib.text import Text
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from ipcbench.results.schema import human_size
-from ipcbench.views.style import FLOORS, TRANSPORT_STYLES, style_for, transport_order
+from ipcbench.views.style import (
+    FLOORS,
+    LANES,
+    TRANSPORT_STYLES,
+    legend_label,
+    style_for,
+    transport_of,
+    transport_order,
+)
 
 Meta = Mapping[str, Any]
 
@@ -138,7 +146,7 @@ def add_legend(fig: Figure, axes: Sequence[Axes], title: str | None = None) -> N
         handles, labels = ax.get_legend_handles_labels()
         for handle, label in zip(handles, labels, strict=True):
             seen.setdefault(label, handle)
-    order = transport_order(label.removesuffix(" (floor)") for label in seen)
+    order = transport_order(transport_of(label) for label in seen)
     labels = sorted(seen, key=lambda label: _legend_rank(label, order))
     if labels:
         legend_right(axes[-1], [seen[label] for label in labels], labels, title)
@@ -146,7 +154,7 @@ def add_legend(fig: Figure, axes: Sequence[Axes], title: str | None = None) -> N
 
 def _legend_rank(label: str, order: Sequence[str]) -> int:
     """Transports in the usual order; other entries (reference lines) after them."""
-    name = label.removesuffix(" (floor)")
+    name = transport_of(label)
     return order.index(name) if name in TRANSPORT_STYLES else len(order)
 
 
@@ -251,7 +259,7 @@ def tag(container: Container, gid: str) -> None:
 
 
 def _label(transport: str) -> str:
-    return f"{transport} (floor)" if transport in FLOORS else transport
+    return legend_label(transport)
 
 
 def plot_line(ax: Axes, transport: str, x: Any, y: Any, band: tuple[Any, Any] | None) -> None:
@@ -293,6 +301,7 @@ def grouped_bars(ax: Axes, table: pd.DataFrame, categories: Sequence[str]) -> No
             capsize=2,
             label=_label(transport),
             color=style_for(transport).color,
+            hatch="///" if transport in LANES else None,  # lanes apart from the seed's channels
             edgecolor="white",
             linewidth=0.5,
             error_kw={"elinewidth": 0.8},
