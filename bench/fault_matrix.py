@@ -127,8 +127,8 @@ def applies(scenario: str, case: Case) -> bool:
         return case.pattern != "lifecycle"  # close_join's child and qsize/... take no faults
     if scenario == "consumer_kill":
         return case.pattern in ("fan", "taskqueue")
-    if scenario in ("kill_worker", "stop_worker"):
-        return case.pattern != "lifecycle" or case.op == "close_join"
+    if scenario in ("kill_worker", "stop_worker"):  # a worker thread has no pid of its own
+        return not cls.in_threads and (case.pattern != "lifecycle" or case.op == "close_join")
     if scenario in ("kill_manager", "stop_manager"):
         return case.transport.startswith("manager_")
     raise ValueError(scenario)
@@ -301,7 +301,7 @@ def _check_case(
     shared: list[str],
 ) -> Cell:
     mine = [r for r in rows if key_of(r) == key_of(case.params())]
-    status, text = EXPECTED[scenario]
+    status, text = expected(scenario, case)
     problems = list(shared)
     if not mine:
         problems.append("no row for the case (lost)")
@@ -316,6 +316,14 @@ def _check_case(
         problems.append(f"timeout took {seconds:.1f} s (limit {timeout_s + MARGIN_S:g})")
     problem = "; ".join(problems)
     return Cell(scenario, start_method, label(case), not problems, problem)
+
+
+def expected(scenario: str, case: Case) -> tuple[str, str]:
+    """(status, text in the error) a cell must end with: a kill fault in a worker thread
+    kills its process, the case driver."""
+    if scenario in ("kill", "consumer_kill") and transports.get(case.transport).in_threads:
+        return ("crash", "case driver died")
+    return EXPECTED[scenario]
 
 
 def child_sweep(spec_path: str) -> int:
@@ -628,10 +636,10 @@ def plan(
         Planned(scenario, case)
         for scenario in scenarios
         if scenario in (*INJECTED, *EXTERNAL)
-        for method in start_methods
+        for i, method in enumerate(start_methods)
         for case in all_cases(method)
-        if applies(scenario, case) and keep(case)
-    ]
+        if applies(scenario, case) and keep(case) and (case.start_method or i == 0)
+    ]  # cases without a start method (thread baselines) once, not once per method
     for scenario in (s for s in scenarios if s in SIGNALS):
         cells += [Planned(scenario, c) for c in signal_cases(start_methods, quick) if keep(c)]
     return cells

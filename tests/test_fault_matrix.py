@@ -462,10 +462,14 @@ def test_every_registered_transport_and_pattern_is_in_the_matrix() -> None:
     batch = [c for c in cells if c.scenario in (*fault_matrix.INJECTED, *fault_matrix.EXTERNAL)]
     for scenario in (*fault_matrix.INJECTED, *fault_matrix.EXTERNAL):
         assert any(c.scenario == scenario for c in batch), scenario
-    in_batch = {(c.case.transport, c.case.pattern) for c in batch}
+    in_batch = {(c.case.transport, c.case.pattern) for c in batch if c.case.start_method}
     for method in fault_matrix.START_METHODS:  # the batch scenarios run in every start method
         mine = {(c.case.transport, c.case.pattern) for c in batch if c.start_method == method}
         assert mine == in_batch, method
+    threads = [c for c in batch if transports.get(c.case.transport).in_threads]
+    assert threads and all(c.start_method == "none" for c in threads)  # once: no start method
+    keys = [(c.scenario, c.case) for c in threads]
+    assert len(keys) == len(set(keys))
 
 
 def test_a_newly_registered_transport_joins_the_matrix(monkeypatch: pytest.MonkeyPatch) -> None:

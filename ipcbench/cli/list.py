@@ -30,6 +30,8 @@ def main(args: argparse.Namespace) -> int:
             params.append(f"{pattern} ops: " + "/".join(ops))
         if cls.in_process:
             params.append("in-process (no start method)")
+        if cls.in_threads:
+            params.append("worker threads of one process (no start method)")
         reason = cls.unavailable_reason()
         status = f"  [unavailable: {reason}]" if reason else ""
         print(f"  {cls.name:<15} {cls.description}{status}")

@@ -56,7 +56,7 @@ def _process_counts_and_sizes(s: Settings) -> Iterable[tuple[int, tuple[int, ...
 
 def _processes_involved(s: Settings, cls: type[transports.Transport], pattern: str) -> int:
     """The most processes one case of this transport x pattern runs (the parent included)."""
-    if cls.in_process:
+    if cls.in_process or cls.in_threads:  # threads pass references: no copy per worker
         return 1
     if catalogue.info(pattern).many_process:
         producers, consumers = counts_for(s, pattern)
@@ -180,7 +180,9 @@ def expand(s: Settings) -> list[Case]:
 
 def _cases_for(s: Settings, cls: type[transports.Transport], pattern: str) -> Iterable[Case]:
     kinds = [k for k in s.payload_kinds if k in cls.payload_kinds()]
-    methods = [""] if cls.in_process else list(s.start_methods)
+    # no child processes, no start method: in-process floors, thread baselines (whose "split"
+    # placement is real: Linux pins each worker thread on its own, see workers.thread_main)
+    methods = [""] if cls.in_process or cls.in_threads else list(s.start_methods)
     placements = dedupe("same" if (cls.in_process and p == "split") else p for p in s.placements)
     producers, consumers = counts_for(s, pattern)
     entry = catalogue.info(pattern)

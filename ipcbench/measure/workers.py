@@ -12,8 +12,10 @@ role class to ``child_main``, so spawn and forkserver children import it by modu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import threading
 import time
 import traceback
 from typing import Any, ClassVar, NamedTuple
@@ -27,7 +29,7 @@ FAULT_SEQ = 1  # the message a fault hits (counted over the whole case, calibrat
 class Ready(NamedTuple):
     """A child's first message: it is pinned and its endpoints are ready."""
 
-    pid: int
+    pid: int  # a worker thread's (``thread_main``): its native thread id
     cpus: list[int]
 
 
@@ -65,17 +67,64 @@ def child_main(
     """Entry point of every worker process. ``endpoints`` is one endpoint or a list."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor handles Ctrl-C
     try:
-        pin(cpus)
-        eps = endpoints if isinstance(endpoints, list) else [endpoints]
-        for ep in eps:
-            ep.in_child()
-        control.send(Ready(os.getpid(), affinity()))
-        role(eps, control, check, wire, fault, index).serve()
+        _serve(role, endpoints, control, check, wire, cpus, fault, index, os.getpid())
     except BaseException as exc:  # report everything, including SystemExit from a fault
         try:
-            errors.send(f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}")
+            errors.send(_error_text(exc))
         finally:
             os._exit(1)
+
+
+def thread_main(
+    role: type[Role],
+    endpoints: Any,
+    control: Any,
+    errors: Any,
+    check: PayloadCheck,
+    wire: str,
+    cpus: list[int] | None,
+    fault: str,
+    index: int = 0,
+) -> None:
+    """Entry point of a worker thread (``Transport.in_threads``): ``child_main``'s protocol in
+    a thread of the driver process. The process's signals stay with the driver's main thread
+    (blocked here). An exception is reported and ends the thread -- not the process; closing
+    ``errors`` on the way out is what tells the driver's watcher that the thread ended. The
+    ``kill`` fault still kills the process (the driver): a thread has no process of its own."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGUSR1})
+    try:
+        # pinning a thread: Linux's sched_setaffinity(0) sets the calling thread's CPUs only
+        _serve(role, endpoints, control, check, wire, cpus, fault, index, threading.get_native_id())
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            errors.send(_error_text(exc))
+    finally:
+        for conn in (control, errors):
+            conn.close()
+
+
+def _serve(
+    role: type[Role],
+    endpoints: Any,
+    control: Any,
+    check: PayloadCheck,
+    wire: str,
+    cpus: list[int] | None,
+    fault: str,
+    index: int,
+    pid: int,
+) -> None:
+    """Pin, prepare the endpoints, report ready, then serve the driver's commands."""
+    pin(cpus)
+    eps = endpoints if isinstance(endpoints, list) else [endpoints]
+    for ep in eps:
+        ep.in_child()
+    control.send(Ready(pid, affinity()))
+    role(eps, control, check, wire, fault, index).serve()
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
 
 
 class Role:

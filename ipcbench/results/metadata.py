@@ -8,6 +8,7 @@ import os
 import platform
 import re
 import subprocess
+import sys
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -31,6 +32,13 @@ def cpu_model() -> str:
         if match:
             return match.group(1).strip()
     return platform.processor() or platform.machine() or "unknown"
+
+
+def gil_enabled() -> bool:
+    """Whether this interpreter runs with the GIL: ``sys._is_gil_enabled()`` where it exists
+    (3.13+; a free-threaded build may run without), else True (every earlier CPython)."""
+    check = getattr(sys, "_is_gil_enabled", None)
+    return bool(check()) if check is not None else True
 
 
 def logical_cpus() -> int:
@@ -135,6 +143,7 @@ def collect() -> dict[str, Any]:
         "arch": uname.machine,
         "python_version": platform.python_version(),
         "python_implementation": platform.python_implementation(),
+        "gil_enabled": gil_enabled(),
         "start_method_default": multiprocessing.get_start_method(allow_none=False),
         "start_methods_available": multiprocessing.get_all_start_methods(),
         "versions": versions(),

@@ -34,6 +34,7 @@ class ChannelSpec:
     payload: Any = field(default=None, compare=False, repr=False)
     call: str = ""  # the put/get calling style (CALL_STYLES; "" = the transport's plain calls)
     call_timeout_s: float | None = None  # the timeout of call "timeout"
+    producers: int = 1  # processes writing one shared state (shared_state: sharedctypes slots)
 
     @property
     def frame_bytes(self) -> int:
@@ -104,6 +105,9 @@ class Transport:
     patterns: ClassVar[tuple[str, ...]] = ("pingpong", "stream")
     uses_maxsize: ClassVar[bool] = False
     in_process: ClassVar[bool] = False  # floors with no IPC (memcpy, pickle)
+    # Worker roles run in threads of the driver process, not in child processes (baselines:
+    # thread_queue); no start method, like in_process floors.
+    in_threads: ClassVar[bool] = False
     floor: ClassVar[bool] = False
     # pattern -> the operations it measures on this transport (each a separate case).
     ops: ClassVar[dict[str, tuple[str, ...]]] = {}

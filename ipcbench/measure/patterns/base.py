@@ -8,6 +8,7 @@ A pattern session is used by the driver in three steps, and only ``run`` is time
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import signal
 import threading
@@ -23,7 +24,7 @@ from ipcbench.measure.verify import (
     BatchCheck,
     ContentSample,
 )
-from ipcbench.measure.workers import Ready, Role, child_main
+from ipcbench.measure.workers import Ready, Role, child_main, thread_main
 from ipcbench.params import Case
 from ipcbench.transports.base import Channel, ChannelSpec, Transport
 from ipcbench.wire import PayloadCheck, make_payload, wire_bytes
@@ -77,16 +78,65 @@ def _blame_rank(failure: ChildFailed) -> int:
     return 3 if any(f": {name}:" in reason for name in PEER_GONE_ERRORS) else 2
 
 
+class WorkerThread:
+    """A worker role in a thread of the driver process (``Transport.in_threads``), with what
+    ``Children`` uses of a Process: start, is_alive, join, kill, name, pid, exitcode, sentinel.
+
+    Its sentinel is its error Connection (``err_r``): readable once the thread reports an
+    exception or ends (``thread_main`` closes the write side on the way out). A thread cannot
+    be killed: ``kill`` leaves a hung one (a daemon) to end with the driver process, which the
+    runner's watchdog ends with its process group, so nothing outlives the case.
+    """
+
+    kind = "thread"
+
+    def __init__(self, args: tuple[Any, ...], name: str, err_r: Any) -> None:
+        self._thread = threading.Thread(target=thread_main, args=args, name=name, daemon=True)
+        self.name = name
+        self.sentinel = err_r
+        self.exitcode: int | None = None  # a thread has none: its error text says why it ended
+        self._left = False
+
+    @property
+    def pid(self) -> int | None:
+        """Its native thread id (what it reports in ``Ready``)."""
+        return self._thread.native_id
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        if not self._left:
+            self._thread.join(timeout)
+
+    def kill(self) -> None:
+        self._left = True  # no waiting for it any more: it ends with the process
+
+
+def _own_copy(endpoint: Any) -> Any:
+    """A worker thread's own copy of its endpoint(s), as a process gets its unpickled one:
+    the channel objects are shared, per-side state (retry counts) is its own."""
+    if isinstance(endpoint, list):
+        return [copy.copy(ep) for ep in endpoint]
+    return copy.copy(endpoint)
+
+
 class Children:
     """Worker processes of one case, watched by a thread that reports an unexpected death.
 
     The watcher waits on the children's sentinels (no CPU while the case runs). When one dies
     before ``stop``, it records why and interrupts the driver's main thread with SIGUSR1, whose
     handler raises ChildFailed -- so a driver blocked in ``Queue.get`` does not hang.
+    With ``in_threads`` the workers are threads of this process (``WorkerThread``), speaking
+    the same control protocol over the same Connections, so patterns run on them unchanged.
     """
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, in_threads: bool = False) -> None:
         self.ctx = ctx
+        self.in_threads = in_threads
         self.procs: list[Any] = []
         self.controls: list[Any] = []
         self.errors: list[Any] = []
@@ -109,15 +159,18 @@ class Children:
         """Start one worker and return its control Connection once it is ready."""
         control, child_control = self.ctx.Pipe(duplex=True)
         err_r, err_w = self.ctx.Pipe(duplex=False)
-        proc = self.ctx.Process(
-            target=child_main,
-            args=(role, endpoint, child_control, err_w, check, wire, cpus, fault, index),
-            daemon=True,
-            name=f"ipcbench-{role.name}-{index}",
-        )
-        proc.start()
-        child_control.close()
-        err_w.close()
+        name = f"ipcbench-{role.name}-{index}"
+        if self.in_threads:  # it owns child_control and err_w, and closes them when it ends
+            ep = _own_copy(endpoint)
+            args = (role, ep, child_control, err_w, check, wire, cpus, fault, index)
+            proc: Any = WorkerThread(args, name, err_r)
+            proc.start()
+        else:
+            args = (role, endpoint, child_control, err_w, check, wire, cpus, fault, index)
+            proc = self.ctx.Process(target=child_main, args=args, daemon=True, name=name)
+            proc.start()
+            child_control.close()
+            err_w.close()
         self.procs.append(proc)
         self.controls.append(control)
         self.errors.append(err_r)
@@ -167,11 +220,12 @@ class Children:
             text = str(err_r.recv()).strip() if err_r.poll(0.2) else ""
         except (EOFError, OSError):
             text = ""  # died without a word: killed
+        who = f"{proc.name} ({getattr(proc, 'kind', 'pid')} {proc.pid})"
         if text:
-            return ChildFailed("error", f"{proc.name} (pid {proc.pid}) raised {when}: {text}")
+            return ChildFailed("error", f"{who} raised {when}: {text}")
         code = proc.exitcode
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-        return ChildFailed("crash", f"{proc.name} (pid {proc.pid}) died {when} ({how})")
+        return ChildFailed("crash", f"{who} died {when} ({how})")
 
     def stop(self, graceful: bool) -> None:
         """Stop the watcher, ask children to exit, then kill (by pid) any still running."""
@@ -224,8 +278,9 @@ class Session:
             self.payload,
             call=case.call,
             call_timeout_s=case.call_timeout_s,
+            producers=case.producers,
         )
-        self.children = Children(ctx)
+        self.children = Children(ctx, in_threads=transport.in_threads)
         self.channel: Channel | None = None
         self.controls: list[Any] = []
         self.next_seq = 0
