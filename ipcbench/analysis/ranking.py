@@ -74,13 +74,25 @@ def is_peer(transport: str) -> bool:
     return str(getattr(cls, "description", "")).startswith("peer:")
 
 
+def in_threads(transport: str) -> bool:
+    """True for the thread baselines (thread_queue, ...): workers are threads of one process,
+    so they answer "do I need processes at all?", not "which inter-process channel?"."""
+    cls = _registry().get(transport)
+    return (
+        bool(getattr(cls, "in_threads", False))
+        if cls is not None
+        else transport.startswith("thread_")
+    )
+
+
 def pickles(transport: str) -> bool:
     """True when the channel pickles each message (wire "object"); bytes-frame channels
     (pipe_bytes, zmq_ipc, the raw floors) do not."""
     cls = _registry().get(transport)
     if cls is None:
         return transport not in _KNOWN_FLOORS | {"pipe_bytes", "zmq_ipc"}
-    return str(getattr(cls, "wire", "object")) == "object" and not cls.floor
+    in_one_process = bool(getattr(cls, "in_threads", False))  # messages passed by reference
+    return str(getattr(cls, "wire", "object")) == "object" and not cls.floor and not in_one_process
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,11 +157,14 @@ def groups(
     *,
     floors: bool = False,
     metric: str | None = None,
+    baselines: bool = False,
 ) -> list[Group]:
     """One Group per like-for-like key, for the given patterns (all when None).
 
     Floors (raw_pipe, raw_socketpair) are left out unless ``floors``; in-process floors
-    (memcpy, pickle) always. ``metric`` overrides the pattern's primary metric."""
+    (memcpy, pickle) always; thread baselines unless ``baselines``: they have no start method,
+    so their rows join every group of the same other dimensions (or form their own where
+    there is none). ``metric`` overrides the pattern's primary metric."""
     collected: dict[tuple[tuple[str, str], ...], dict[str, list[float]]] = {}
     metrics: dict[tuple[tuple[str, str], ...], tuple[str, bool]] = {}
     for row in rows:
@@ -158,6 +173,8 @@ def groups(
         if patterns is not None and pattern not in patterns:
             continue
         if transport in IN_PROCESS_FLOORS or (not floors and is_floor(transport)):
+            continue
+        if in_threads(transport) and not baselines:
             continue
         if str(row.get("status") or "").strip() != "ok":
             continue
@@ -170,10 +187,33 @@ def groups(
         key = group_key(row)
         metrics.setdefault(key, (column, higher))
         collected.setdefault(key, {}).setdefault(transport, []).append(value)
+    _spread_unmethodical(collected, metrics)
     return [
         Group(key, *metrics[key], {t: tuple(v) for t, v in sorted(values.items())})
         for key, values in sorted(collected.items(), key=lambda kv: _sort_key(kv[0]))
     ]
+
+
+def _spread_unmethodical(
+    collected: dict[tuple[tuple[str, str], ...], dict[str, list[float]]],
+    metrics: dict[tuple[tuple[str, str], ...], tuple[str, bool]],
+) -> None:
+    """Groups without a start method (thread baselines alone) join every group of the same
+    other dimensions that has one, and are dropped there; kept where no such group exists."""
+    method = GROUP_DIMS.index("start_method")
+    for key in [k for k in collected if k[method] == ("start_method", "")]:
+        twins = [
+            k
+            for k in collected
+            if k[method][1] and k[:method] + k[method + 1 :] == key[:method] + key[method + 1 :]
+        ]
+        if not twins:
+            continue
+        values = collected.pop(key)
+        metrics.pop(key)
+        for twin in twins:
+            for transport, repeats in values.items():
+                collected[twin].setdefault(transport, []).extend(repeats)
 
 
 def _sort_key(key: tuple[tuple[str, str], ...]) -> tuple[Any, ...]:

@@ -30,7 +30,7 @@ CALL_PATTERNS: tuple[str, ...] = ("nowait", "stream", "fan", "taskqueue")
 class Stated:
     """A comparison a finding states, with what it is about (``kind`` and ``about``)."""
 
-    kind: str  # "pair", "floor", "placement", "proxy", "seed", "call"
+    kind: str  # "pair", "floor", "placement", "proxy", "seed", "call", "threads"
     group: ranking.Group
     comparison: ranking.Comparison
 
@@ -61,6 +61,7 @@ def analyse(df: pd.DataFrame) -> Analysis:
     pending += [("placement", g, c) for g, c in _placement_comparisons(rows)]
     pending += [("proxy", g, c) for g, c in _proxy_comparisons(rows)]
     pending += [("call", g, c) for g, c in advise.call_comparisons(rows, CALL_PATTERNS)]
+    pending += [("threads", g, c) for g, c in _thread_comparisons(rows)]
     shown = advise.map_groups(groups, advise.map_setting(rows))
     pending += [("seed", g, c) for g, c in advise.seed_comparisons(shown)]
     rankings, adjusted = ranking.rank_groups(groups, [c for _, _, c in pending])
@@ -130,6 +131,34 @@ def _floor_comparisons(
         return []
     floor = max(floors, key=lambda t: stats.median(g.values[t]))
     return [(g, ranking.compare_in(g, t, floor)) for t in g.values if not ranking.is_floor(t)]
+
+
+def _thread_comparisons(
+    rows: Sequence[Mapping[str, Any]],
+) -> list[tuple[ranking.Group, ranking.Comparison]]:
+    """Do I need processes at all? At the smallest and largest headline size of pingpong and
+    stream (main setting, 1 x 1): each thread baseline against the fastest process channel of
+    the same group (floors and baselines are not channels)."""
+    out = []
+    for pattern in ("pingpong", "stream"):
+        found = ranking.groups(rows, [pattern], baselines=True)
+        for g in _ends_of(headline_groups(found, pattern)):
+            threads = [t for t in g.values if ranking.in_threads(t)]
+            channels = [t for t in g.values if not ranking.in_threads(t)]
+            if not threads or not channels:
+                continue
+            best = max(channels, key=lambda t: _goodness(g, t))
+            out += [(g, ranking.compare_in(g, t, best)) for t in threads]
+    return out
+
+
+def _ends_of(groups: Sequence[ranking.Group]) -> list[ranking.Group]:
+    return list(groups[:1]) + list(groups[-1:]) if len(groups) > 1 else list(groups)
+
+
+def _goodness(group: ranking.Group, transport: str) -> float:
+    median = stats.median(group.values[transport])
+    return median if group.higher_is_better else -median
 
 
 def _placement_comparisons(

@@ -33,6 +33,7 @@ def key_findings(df: pd.DataFrame, analysis: Analysis | None = None) -> list[str
     findings += floor_findings(analysis.of("floor"))
     findings += proxy_findings(analysis.of("proxy"), df)
     findings += placement_findings(analysis.of("placement"))
+    findings += thread_findings(analysis.of("threads"))
     return findings or ["no finding: no successful pingpong, stream or proxy_ops rows"]
 
 
@@ -227,6 +228,34 @@ def placement_findings(stated: Sequence[Stated]) -> list[str]:
         out.append(
             f"At {size} ({kind}, {method}), a round trip across CPUs ('split') "
             f"{'; '.join(parts)} ({TEST_TEXT})."
+        )
+    return out
+
+
+def thread_findings(stated: Sequence[Stated]) -> list[str]:
+    """Threads of one process against the fastest process channel: a factor only where the
+    difference is significant, a tie said as a tie."""
+    out = []
+    for s in stated:
+        c, g = s.comparison, s.group
+        what = WHAT.get(g.pattern, g.metric)
+        if not c.differs:
+            out.append(
+                f"{_at(g)}, threads of one process ({c.first}) and the fastest process channel "
+                f"({c.second}) do not differ significantly in {what} ({pq_text(c)}): processes "
+                "cost nothing measurable here."
+            )
+            continue
+        faster = c.decision == "faster"
+        out.append(
+            f"{_at(g)}, threads of one process ({c.first}) are {ranking.fmt_factor(c.factor)} "
+            f"{'faster' if faster else 'slower'} in {what} than the fastest process channel "
+            f"({c.second}; {pq_text(c)})"
+            + (
+                ": that is what crossing a process boundary costs at this size (with the GIL)."
+                if faster
+                else "."
+            )
         )
     return out
 
