@@ -25,6 +25,8 @@ _MODULES: dict[str, str] = {
     "manager_list": "ManagerListTransport",
     "faster_fifo": "FasterFifoTransport",
     "zmq_ipc": "ZmqIpcTransport",
+    "pipe_oob": "PipeOobTransport",
+    "shm_handoff": "ShmHandoffTransport",
     "sharedctypes": "SharedCtypesTransport",
     "thread_queue": "ThreadQueueTransport",
     "thread_simplequeue": "ThreadSimpleQueueTransport",
