@@ -44,7 +44,7 @@ def test_catalogue_and_analysis_load_no_pattern_code() -> None:
 def test_latency_patterns_come_from_the_catalogue() -> None:
     from ipcbench.analysis import stats
 
-    assert {"pingpong", "proxy_ops", "rate", "lifecycle"} == stats.LATENCY_PATTERNS
+    assert {"pingpong", "proxy_ops", "rate", "lifecycle", "startup"} == stats.LATENCY_PATTERNS
 
 
 def test_importing_the_registry_loads_no_pattern() -> None:

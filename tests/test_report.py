@@ -583,3 +583,19 @@ def test_report_of_several_machines_finds_exactly_the_injected_differences(
 
 def test_one_machine_has_no_machines_section(written: report.ReportFiles) -> None:
     assert "## Machines" not in written.markdown.read_text(encoding="utf-8")
+
+
+def test_report_folder_is_created_or_refused_in_one_line(
+    results_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: a report whose figures were all skipped (a startup-only run) crashed with a
+    traceback when --out did not exist yet; an unwritable one still does not."""
+    nested = tmp_path / "a" / "b"
+    (machine,) = plots.load_machines([results_dir])
+    written = report.write_report(machine, nested, names=())  # no figure drawn
+    assert written.html.exists() and written.markdown.exists()
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    code = cli.main(["report", str(results_dir), "-o", str(blocked / "sub")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "cannot write the report to" in err[0]

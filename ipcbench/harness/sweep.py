@@ -81,11 +81,11 @@ def ops_for(cls: type[transports.Transport], pattern: str) -> tuple[str, ...]:
 
 
 def sizes_for(s: Settings, pattern: str) -> tuple[int, ...]:
-    """--sizes if given; else the pattern's grid (many-process patterns: one size), or the
-    global one."""
-    if s.sizes:
-        return s.sizes
+    """--sizes if given (and the pattern moves payloads); else the pattern's grid
+    (many-process patterns: one size), or the global one."""
     entry = catalogue.info(pattern)
+    if s.sizes and entry.moves_payload:
+        return s.sizes
     sizes = entry.quick_sizes if s.quick else entry.sizes
     if sizes is not None:
         return sizes
@@ -180,6 +180,8 @@ def expand(s: Settings) -> list[Case]:
 
 def _cases_for(s: Settings, cls: type[transports.Transport], pattern: str) -> Iterable[Case]:
     kinds = [k for k in s.payload_kinds if k in cls.payload_kinds()]
+    if not catalogue.info(pattern).moves_payload:
+        kinds = kinds[:1]  # nothing moves: one payload kind is enough
     # no child processes, no start method: in-process floors, thread baselines (whose "split"
     # placement is real: Linux pins each worker thread on its own, see workers.thread_main)
     methods = [""] if cls.in_process or cls.in_threads else list(s.start_methods)

@@ -81,6 +81,12 @@ class PatternInfo:
         return self.counted != "none"
 
     @property
+    def moves_payload(self) -> bool:
+        """False for patterns that time something other than messages (startup): they run at
+        their own one size and payload kind, whatever --sizes and --payload-kinds say."""
+        return self.bytes_per_message > 0
+
+    @property
     def sweeps_loads(self) -> bool:
         return self.loads != ("",)
 
@@ -179,6 +185,20 @@ CATALOGUE: dict[str, PatternInfo] = {
             quick_loads=QUICK_RATES,
             sizes=_SC,
             quick_sizes=_QSC,
+        ),
+        PatternInfo(
+            "startup",
+            _P + "startup:Startup",
+            "costs paid once: Process.start() to first message (bare, NumPy), Manager, Pool(2)",
+            metric="latency",
+            note="one latency sample per start, at most 16 starts per batch; the child's "
+            "first message carries a token checked by the parent",
+            sizes=(64,),  # no payload moves: one size, so sizes do not multiply the cases
+            quick_sizes=(64,),
+            bytes_per_message=0,  # MB/s is 0: nothing is moved but the first message
+            cap_bytes=16 * 64,  # 16 starts (startup.MAX_STARTS) at its one 64 B size
+            transports=("pipe",),  # the first message comes on a Pipe
+            ops=("process_bare", "process_numpy", "manager", "pool"),
         ),
     )
 }

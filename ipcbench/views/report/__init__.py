@@ -258,6 +258,10 @@ def write_report(
 
     ``others``: further machines; adds the cross-CPU comparison figure (this machine = A).
     """
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)  # also when no figure is drawn
+    except OSError as exc:
+        raise IpcbenchError(f"cannot write the report to {out_dir}: {exc.strerror}") from None
     samples, samples_note = machine.samples()
     analysis = analyse(machine.df)
     dmap = decision_map(machine.df, analysis)
