@@ -180,3 +180,28 @@ def test_sizes_and_payload_kinds_do_not_multiply_startup_cases() -> None:
     cases = expand(s)
     assert sorted(c.op for c in cases) == ["manager", "pool", "process_bare", "process_numpy"]
     assert {(c.payload_bytes, c.payload_kind) for c in cases} == {(64, "bytes")}
+
+
+def test_the_report_tables_startup_costs_per_op_and_start_method() -> None:
+    import fixtures_analysis as fa
+    import pandas as pd
+
+    from ipcbench.views.report.blocks import Table
+    from ipcbench.views.report.startup import startup_blocks
+
+    rows = []
+    for i, (op, method, ms) in enumerate(
+        [("process_bare", "fork", 5.0), ("process_bare", "spawn", 40.0), ("pool", "fork", 18.0)]
+    ):
+        case = fa.params("pipe", "startup", 64, op=op, start_method=method)
+        for row in fa.case_rows(case, ms * 1000, first_row=10 * i):
+            rows.append({**row, "lat_p50_us": row["msgs_per_s"]})  # a latency pattern's figure
+    blocks = startup_blocks(pd.DataFrame(rows))
+    table = next(b for b in blocks if isinstance(b, Table))
+    by = {(r[0], r[1]): r[3] for r in table.rows}
+    assert by == {
+        ("Process, bare child", "fork"): "5 ms",
+        ("Process, bare child", "spawn"): "40 ms",
+        ("Pool(2), first result", "fork"): "18 ms",
+    }
+    assert startup_blocks(pd.DataFrame(fa.case_rows(fa.params(), 20.0))) == []

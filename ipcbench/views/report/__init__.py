@@ -15,9 +15,9 @@ is complete).
 
 This module assembles the sections and writes the files (``write_report``); the parts live
 beside it: ``analysis`` (the one tested family), ``findings`` (key-finding sentences),
-``calls`` (the put/get calling styles section), ``tables`` (machine, recommendations, failed
-cases, stability lines) and ``blocks`` (the block types and their HTML and Markdown
-renderings).
+``calls`` (the put/get calling styles section), ``startup`` (costs paid once), ``tables``
+(machine, recommendations, failed cases, stability lines) and ``blocks`` (the block types and
+their HTML and Markdown renderings).
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ from ipcbench.views.report.blocks import (
 )
 from ipcbench.views.report.calls import call_blocks
 from ipcbench.views.report.findings import TEST_TEXT, key_findings
+from ipcbench.views.report.startup import startup_blocks
 from ipcbench.views.report.tables import (
     failed_table,
     machine_table,
@@ -226,6 +227,7 @@ def report_blocks(
         ),
         recommendations if recommendations.rows else Paragraph("No successful rows to rank."),
         *call_blocks(df, analysis),
+        *startup_blocks(df),
         *(machines_blocks([machine, *others], figures, pngs) if others else []),
         Heading("Figures"),
         *figure_blocks(rest, pngs),
