@@ -338,7 +338,8 @@ def child_sweep(spec_path: str) -> int:
     fault = scenario if scenario in INJECTED else ""
     settings = validate(
         {
-            "start_methods": [spec["start_method"]],
+            # "none": cases without a start method (thread baselines); the sweep needs one
+            "start_methods": [] if spec["start_method"] == "none" else [spec["start_method"]],
             "timeout_s": spec["timeout_s"],
             "repeats": 3,
             "warmups": 1,
