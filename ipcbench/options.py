@@ -173,8 +173,9 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "payload_kinds", "payload_kinds", choices("payload kind", lambda: PAYLOAD_KINDS),
-        ["bytes"], "bytes (default) and/or object (a Python structure of "
-        "about the same pickled size, so pickling cost shows)", is_list=True,
+        ["bytes"], "bytes (default), object (a Python structure of about the same pickled "
+        "size, so pickling cost shows) and/or ndarray (a NumPy float64 array; sizes that are "
+        "multiples of 8 bytes)", is_list=True,
     ),
     Option(
         "start_methods", "start_methods",

@@ -43,7 +43,7 @@ DEFAULT_SIZES: tuple[int, ...] = (
 QUICK_SIZES: tuple[int, ...] = (64, 4096, 262144)
 # Pattern-specific grids (counts, maxsizes, rates, the many-process sizes) are in each
 # pattern's entry in ipcbench.measure.catalogue.
-PAYLOAD_KINDS: tuple[str, ...] = ("bytes", "object")
+PAYLOAD_KINDS: tuple[str, ...] = ("bytes", "object", "ndarray")  # see ipcbench.wire
 PLACEMENTS: tuple[str, ...] = ("unpinned", "same", "split")
 MAX_PAYLOAD_BYTES = 1024**3
 

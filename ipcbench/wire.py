@@ -12,7 +12,10 @@ pipe pair with an end marker (``end_marker``) carrying ``END_SEQ``, which no pro
 
 The payload of a case (``make_payload``) is deterministic, so each process builds its own
 copy from a small ``PayloadCheck``; the checks of delivery (sequence, length, content,
-exactly once) live in ``ipcbench.measure.verify``.
+exactly once) live in ``ipcbench.measure.verify``. Payload kinds: "bytes", "object" (a list
+of small tuples) and "ndarray" (a 1-D NumPy float64 array of ``payload_bytes // 8``
+elements; only sizes that are whole multiples of 8 bytes, see ``payload_fits``). NumPy is
+imported only when an "ndarray" payload is built.
 """
 
 from __future__ import annotations
@@ -53,6 +56,33 @@ def object_template(payload_bytes: int) -> list[tuple[int, float, str]]:
     return [_item(i) for i in range(count)]
 
 
+NDARRAY_ITEM_BYTES = 8  # float64
+
+
+def payload_fits(kind: str, payload_bytes: int) -> bool:
+    """Whether a payload of this kind can be exactly ``payload_bytes`` long: an "ndarray" is
+    whole float64 elements (a multiple of 8 bytes, at least one element); other kinds fit any
+    size. The sweep skips the cases that do not fit."""
+    if kind == "ndarray":
+        return payload_bytes >= NDARRAY_ITEM_BYTES and payload_bytes % NDARRAY_ITEM_BYTES == 0
+    return True
+
+
+def ndarray_template(payload_bytes: int) -> Any:
+    """A read-only, C-contiguous 1-D float64 array of ``payload_bytes // 8`` pseudo-random
+    values in [0, 1) (finite: no NaN, so equal arrays compare equal), the same on both sides.
+    Read-only because the template is cached and shared (threads pass it by reference)."""
+    if not payload_fits("ndarray", payload_bytes):
+        raise ValueError(
+            f"an ndarray payload is a multiple of {NDARRAY_ITEM_BYTES} bytes, not {payload_bytes}"
+        )
+    import numpy  # lazily: bytes and object cases (and their spawned children) never pay for it
+
+    array = numpy.random.default_rng(payload_bytes).random(payload_bytes // NDARRAY_ITEM_BYTES)
+    array.setflags(write=False)
+    return array
+
+
 @dataclass(frozen=True)
 class PayloadCheck:
     """What the receiver expects; small and picklable, so it travels to children cheaply.
@@ -60,7 +90,7 @@ class PayloadCheck:
 
     kind: str
     payload_bytes: int
-    length: int  # bytes in the payload, or items in the object list
+    length: int  # bytes in the payload, items in the object list, elements in the ndarray
 
 
 @functools.lru_cache(maxsize=4)
@@ -76,11 +106,14 @@ def template(kind: str, payload_bytes: int) -> Any:
         return bytes_template(payload_bytes)
     if kind == "object":
         return object_template(payload_bytes)
+    if kind == "ndarray":
+        return ndarray_template(payload_bytes)
     raise ValueError(f"unknown payload kind {kind!r}")
 
 
 def make_payload(kind: str, payload_bytes: int) -> tuple[Any, PayloadCheck]:
-    """The template payload and its check."""
+    """The template payload and its check (``len``: bytes, items or array elements, what the
+    timed loops compare ``len(payload)`` with)."""
     value = template(kind, payload_bytes)
     return value, PayloadCheck(kind, payload_bytes, len(value))
 

@@ -19,6 +19,7 @@ from ipcbench.analysis import advise
 from ipcbench.cli.common import SubParsers, add_command, add_out_argument
 from ipcbench.errors import IpcbenchError
 from ipcbench.params import MAX_PAYLOAD_BYTES, parse_size
+from ipcbench.params import PAYLOAD_KINDS as PAYLOAD_KIND_CHOICES
 
 MEASURE_REPEATS = (
     7  # 5 is the fewest with which Mann-Whitney can call a difference; 7 gives a 98 % interval
@@ -37,7 +38,7 @@ MEASURE_CHANNELS: tuple[str, ...] = (
     "manager_queue",
 )
 MEASURE_FLOORS: tuple[str, ...] = ("raw_pipe",)
-PAYLOAD_KINDS = ("bytes", "object")
+PAYLOAD_KINDS = PAYLOAD_KIND_CHOICES  # as ipcbench run takes them
 
 
 HELP = "which channel to use for a message size and shape, with figures and intervals"

@@ -10,7 +10,7 @@ from typing import Any
 
 from ipcbench import transports
 from ipcbench.errors import IpcbenchError
-from ipcbench.harness.sweep import check_calls, check_memory, expand
+from ipcbench.harness.sweep import check_calls, check_memory, check_payload_sizes, expand
 from ipcbench.options import BY_KEY, NOT_SET, OPTIONS
 
 
@@ -95,6 +95,7 @@ def validate(values: Mapping[str, Any]) -> Settings:
     parsed = {o.field: o.read(values.get(o.field, o.default)) for o in OPTIONS}
     s = Settings(**parsed, faults=tuple(values.get("faults", ())))
     _check_maxsize_applies(s)
+    check_payload_sizes(s)
     if s.calls or s.call_timeouts:
         check_calls(s, expand(s))
     check_memory(s)

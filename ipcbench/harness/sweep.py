@@ -12,6 +12,7 @@ from ipcbench.errors import IpcbenchError
 from ipcbench.measure import catalogue
 from ipcbench.measure.catalogue import PatternInfo
 from ipcbench.params import DEFAULT_SIZES, QUICK_SIZES, Case, dedupe
+from ipcbench.wire import NDARRAY_ITEM_BYTES, payload_fits
 
 if TYPE_CHECKING:
     from ipcbench.harness.settings import Settings
@@ -151,6 +152,22 @@ def check_calls(s: Settings, cases: list[Case]) -> None:
         )
 
 
+def check_payload_sizes(s: Settings) -> None:
+    """Refuse --payload-kinds ndarray when no --sizes value fits an array (whole float64
+    elements): the sweep skips ndarray x such a size, so no ndarray case would be left."""
+    if "ndarray" not in s.payload_kinds or not s.sizes:
+        return
+    if any(payload_fits("ndarray", size) for size in s.sizes):
+        return
+    takers = [t for t in s.transports if "ndarray" in transports.get(t).payload_kinds()]
+    if takers and any(catalogue.info(p).moves_payload for p in s.patterns):
+        raise IpcbenchError(
+            f"--payload-kinds ndarray needs a size that is a multiple of {NDARRAY_ITEM_BYTES} "
+            "bytes (whole float64 elements), and none of --sizes is; add one (64, 4K, 1MiB) "
+            "or leave ndarray out"
+        )
+
+
 def _no_calls_hint() -> str:
     takers = [c.name for c in transports.all_transports() if c.calls]
     patterns = [name for name in catalogue.names() if catalogue.info(name).calls]
@@ -180,8 +197,10 @@ def expand(s: Settings) -> list[Case]:
 
 def _cases_for(s: Settings, cls: type[transports.Transport], pattern: str) -> Iterable[Case]:
     kinds = [k for k in s.payload_kinds if k in cls.payload_kinds()]
-    if not catalogue.info(pattern).moves_payload:
-        kinds = kinds[:1]  # nothing moves: one payload kind is enough
+    if not catalogue.info(pattern).moves_payload and kinds:
+        # nothing moves: one payload kind is enough, bytes where taken (an ndarray payload
+        # would import NumPy into the driver, and a start-up child would inherit it)
+        kinds = ["bytes"] if "bytes" in cls.payload_kinds() else kinds[:1]
     # no child processes, no start method: in-process floors, thread baselines (whose "split"
     # placement is real: Linux pins each worker thread on its own, see workers.thread_main)
     methods = [""] if cls.in_process or cls.in_threads else list(s.start_methods)
@@ -202,8 +221,8 @@ def _cases_for(s: Settings, cls: type[transports.Transport], pattern: str) -> It
         calls_for(s, cls, pattern),
     )
     for size, kind, method, maxsize, placement, op, n_prod, n_cons, load, call in grid:
-        if not applies(entry, op, maxsize):
-            continue
+        if not applies(entry, op, maxsize) or not payload_fits(kind, size):
+            continue  # e.g. an ndarray of 12 bytes (whole float64 elements only)
         yield Case(
             transport=cls.name,
             pattern=pattern,

@@ -49,6 +49,7 @@ MIN_SAMPLE_PERIOD = 128  # at most one kept message per this many: its copy stay
 IN_PROCESS_SAMPLE_PERIOD = 1024
 MALFORMED = (TypeError, IndexError, KeyError)  # what indexing a message that is no tuple raises
 MAX_NAMED = 3  # a loss or duplication names at most this many messages
+ARRAY_BLOCK = 65536  # ndarray elements compared at a time (a 64 KiB temporary of flags)
 
 
 def first_difference(got: Sequence[Any], want: Sequence[Any]) -> int:
@@ -80,7 +81,10 @@ class Verifier:
             self._fail(f"out of order or duplicated: got sequence number {seq!r}")
 
     def _content(self, payload: Any) -> None:
-        """Raise unless ``payload`` equals the template in every byte or item."""
+        """Raise unless ``payload`` equals the template in every byte, item or element."""
+        if self.check.kind == "ndarray":
+            self._array_content(payload)
+            return
         if isinstance(payload, (memoryview, bytearray)):
             payload = bytes(payload)
         if payload == self.template:
@@ -89,6 +93,25 @@ class Verifier:
             self._fail(f"corrupted: payload of type {type(payload).__name__}")
         unit = "item" if self.check.kind == "object" else "byte"
         self._fail(f"corrupted: {unit} {first_difference(payload, self.template)} differs")
+
+    def _array_content(self, payload: Any) -> None:
+        """Raise unless ``payload`` is an array of the template's type, dtype and shape whose
+        every element has the template's bits (compared as uint64, so a NaN or a -0.0 counts
+        as a change), block by block: no temporary larger than ARRAY_BLOCK flags."""
+        want = self.template
+        if (
+            type(payload) is not type(want)
+            or payload.dtype != want.dtype
+            or payload.shape != want.shape
+        ):
+            shape = f"{getattr(payload, 'dtype', '')} {getattr(payload, 'shape', '')}".strip()
+            self._fail(f"corrupted: payload of type {type(payload).__name__} {shape}".strip())
+        got, expected = payload.view("u8"), want.view("u8")
+        for start in range(0, len(expected), ARRAY_BLOCK):
+            end = start + ARRAY_BLOCK
+            differs = got[start:end] != expected[start:end]
+            if differs.any():
+                self._fail(f"corrupted: element {start + int(differs.argmax())} differs")
 
     def open_message(self, msg: Any) -> int:
         """Check an object-wire message's shape, length and whole payload; return its seq."""

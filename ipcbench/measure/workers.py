@@ -198,8 +198,9 @@ def _apply_fault(fault: str, seq: int, msg: Any) -> list[Any]:
 
 def _damage(msg: Any, fault: str) -> Any:
     """A truncated or corrupted copy of a message (object tuple or bytes frame). Corruption
-    hits the middle of the payload (one byte flipped, or the middle item replaced), where a
-    check of the head and tail alone would miss it."""
+    hits the middle of the payload (one byte flipped, the middle item replaced, or one byte
+    of an ndarray's middle element flipped, in a copy), where a check of the head and tail
+    alone would miss it."""
     if isinstance(msg, tuple):
         seq, payload, *rest = msg
         if fault == "truncate":
@@ -207,7 +208,9 @@ def _damage(msg: Any, fault: str) -> Any:
         mid = len(payload) // 2
         if isinstance(payload, bytes):
             return (seq, _flip(payload, mid), *rest)
-        return (seq, [*payload[:mid], (-1, 0.0, "corrupt"), *payload[mid + 1 :]], *rest)
+        if isinstance(payload, list):
+            return (seq, [*payload[:mid], (-1, 0.0, "corrupt"), *payload[mid + 1 :]], *rest)
+        return (seq, _flip_array(payload, mid), *rest)
     data = bytes(msg)
     if fault == "truncate":
         return data[:-1]
@@ -217,3 +220,13 @@ def _damage(msg: Any, fault: str) -> Any:
 def _flip(data: bytes, index: int) -> bytes:
     """``data`` with the byte at ``index`` inverted."""
     return data[:index] + bytes([data[index] ^ 0xFF]) + data[index + 1 :]
+
+
+def _flip_array(array: Any, index: int) -> Any:
+    """A copy of a NumPy ``array`` (the template is read-only and shared) with the first byte
+    of element ``index`` inverted."""
+    damaged = array.copy()
+    raw = memoryview(damaged).cast("B")
+    at = index * damaged.itemsize
+    raw[at] ^= 0xFF
+    return damaged

@@ -120,7 +120,9 @@ class Transport:
 
     @classmethod
     def payload_kinds(cls) -> tuple[str, ...]:
-        return ("bytes",) if cls.wire == "bytes" else ("bytes", "object")
+        """A bytes wire carries frames of bytes only; an object wire pickles (or passes) any
+        payload: bytes, objects, NumPy arrays (``ipcbench.wire``)."""
+        return ("bytes",) if cls.wire == "bytes" else ("bytes", "object", "ndarray")
 
     @classmethod
     def unavailable_reason(cls) -> str | None:

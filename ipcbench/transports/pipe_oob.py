@@ -15,7 +15,9 @@ receiver gets back is what ``pipe`` delivers: for a ``bytes`` payload, ``(seq, b
 a ``bytearray`` payload comes back as ``bytes``. The verification (length, every byte)
 is the one every object-wire transport gets. An "object" payload (a list of small tuples) has
 no buffer to send out of band: its case is ``pipe`` plus this endpoint's small overhead,
-which is the honest answer for such payloads.
+which is the honest answer for such payloads. An "ndarray" payload needs no wrapping: a
+contiguous NumPy array reduces itself to a ``PickleBuffer`` under protocol 5, so its data goes
+out of band, and the receiver gets an array over the received ``bytes`` (read-only, no copy).
 
 The number of buffers that follow a stream is not sent separately: it is in the stream (one
 ``NEXT_BUFFER`` per buffer, and ``pickle.loads`` asks ``buffers`` for the next one exactly
