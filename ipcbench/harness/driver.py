@@ -27,6 +27,7 @@ from ipcbench.errors import DeliveryError
 from ipcbench.harness.settings import Settings
 from ipcbench.measure import catalogue, patterns
 from ipcbench.measure.latency import latency_columns
+from ipcbench.measure.memory import largest_peak_rss_mib, peak_rss_mib
 from ipcbench.measure.patterns.base import ChildFailed, Measurement, Placement, Session
 from ipcbench.params import Case
 from ipcbench.results.schema import EndMessage, RowMessage
@@ -92,6 +93,22 @@ def row_fields(case: Case, m: Measurement, payload_bytes: int, wire_bytes: int) 
         fields.update(latency_columns(m.samples_ns))
     fields.update(m.extra)
     return fields
+
+
+def memory_fields(session: Session) -> dict[str, float | None]:
+    """Peak RSS columns, read after the measured batch (outside the clock): the driver's own
+    (a fresh process per case run, so its peak is the case's) and the largest among the
+    worker and helper processes (a Manager server) still alive; None where workers are
+    threads of the driver, there are none, or there is no ``/proc``."""
+    children = getattr(session, "children", None)
+    procs = [] if children is None or children.in_threads else children.procs
+    pids = [p.pid for p in procs if p.pid is not None]
+    channel = getattr(session, "channel", None)
+    pids += list(channel.helper_pids) if channel is not None else []
+    return {
+        "driver_peak_rss_mib": peak_rss_mib(),
+        "worker_peak_rss_mib": largest_peak_rss_mib(pids),
+    }
 
 
 def max_messages(case: Case, settings: Settings) -> int:
@@ -270,6 +287,7 @@ def _measure(session: Session, case: Case, settings: Settings, report: Any, rnd:
     gc.collect()  # untimed: what setup and warm-up left is not collected inside the clock
     m = session.run(n)
     fields = row_fields(case, m, case.payload_bytes, session.wire_bytes)
+    fields.update(memory_fields(session))
     fields["repeat"] = rnd.repeat
     samples = m.samples_ns.tobytes() if m.samples_ns is not None else b""
     report.send(RowMessage(fields, samples))

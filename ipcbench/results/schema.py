@@ -14,7 +14,9 @@ Schema history (bump SCHEMA_VERSION and add a line + an ``ADDED_IN`` entry when 
 * 3 -- put/get calling styles: parameters ``call`` (block, timeout, nowait; '' where none
   applies) and ``call_timeout_s``. Version-2 files get them empty, except the ``nowait``
   pattern's rows, whose ``op`` (nowait, blocking) becomes the ``call`` (nowait, block)
-  (``store.upgrade_to_3``).
+  (``store.upgrade_to_3``). Results ``driver_peak_rss_mib`` (the case driver's peak RSS)
+  and ``worker_peak_rss_mib`` (the largest peak RSS among its worker and helper processes;
+  empty where workers are threads), from Linux ``/proc``; version-2 files get them empty.
 
 Standard library only, and cheap to import: the driver process imports this module.
 """
@@ -83,6 +85,8 @@ COLUMNS: tuple[str, ...] = (
     "retries",
     "join_latency_us",
     "offered_per_s",
+    "driver_peak_rss_mib",
+    "worker_peak_rss_mib",
 )
 
 # How the loader types each numeric column (the rest are strings).
@@ -109,6 +113,8 @@ FLOAT_COLUMNS: tuple[str, ...] = (
     "blocked_s",
     "join_latency_us",
     "offered_per_s",
+    "driver_peak_rss_mib",
+    "worker_peak_rss_mib",
 )
 
 # Units of the measured columns (a column not named here is a count, a name or an id).
@@ -123,13 +129,15 @@ UNITS: dict[str, str] = {
     "offered_per_s": "1/s",
     "mb_per_s": "MB/s",
     "join_latency_us": "us",
+    "driver_peak_rss_mib": "MiB",
+    "worker_peak_rss_mib": "MiB",
     **dict.fromkeys(LATENCY_COLUMNS, "us"),
 }
 
 # Columns added in each schema version (used to upgrade older files on read).
 ADDED_IN: dict[int, tuple[str, ...]] = {
     2: ("offered_load", "blocked_s", "peak_depth", "retries", "join_latency_us", "offered_per_s"),
-    3: ("call", "call_timeout_s"),
+    3: ("call", "call_timeout_s", "driver_peak_rss_mib", "worker_peak_rss_mib"),
 }
 
 STATUSES: tuple[str, ...] = ("ok", "error", "timeout", "crash", "skipped")

@@ -1,0 +1,107 @@
+"""Peak memory columns: the /proc reader, real sweeps, and old files loading with them empty."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ipcbench.measure.memory import largest_peak_rss_mib, peak_rss_mib
+from ipcbench.results import loader
+from ipcbench.results.schema import ADDED_IN, COLUMNS
+
+MEMORY_COLUMNS = ("driver_peak_rss_mib", "worker_peak_rss_mib")
+linux_only = pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
+
+
+# --- the reader -------------------------------------------------------------------------------
+
+
+@linux_only
+def test_peak_rss_of_this_process_grows_after_touching_64_mib() -> None:
+    before = peak_rss_mib()
+    assert before is not None and before > 0
+    assert peak_rss_mib(os.getpid()) is not None
+    block = bytearray(64 * 1024 * 1024)  # zero pages: touch one byte per page to make them resident
+    for offset in range(0, len(block), 4096):
+        block[offset] = 1
+    after = peak_rss_mib()
+    assert after is not None and after >= before + 60
+    del block
+
+
+def test_unreadable_pids_give_none() -> None:
+    gone = 2**22 + 7  # above the usual pid_max default: no such process
+    assert peak_rss_mib(gone) is None
+    assert largest_peak_rss_mib([]) is None
+    assert largest_peak_rss_mib([gone]) is None
+
+
+@linux_only
+def test_largest_peak_skips_the_unreadable() -> None:
+    assert largest_peak_rss_mib([2**22 + 7, os.getpid()]) == peak_rss_mib()
+
+
+# --- real sweeps ------------------------------------------------------------------------------
+
+
+def _ok_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    assert [r["error"] for r in rows if r["status"] != "ok"] == []
+    return rows
+
+
+@linux_only
+def test_pipe_stream_peaks_show_the_copies(run_sweep: Any) -> None:
+    rows = _ok_rows(
+        run_sweep(
+            transports="pipe,thread_queue",
+            patterns="stream",
+            sizes="64,1M,16M",
+            start_methods="fork",
+            repeats=1,
+        )
+    )
+    pipe = {r["payload_bytes"]: r for r in rows if r["transport"] == "pipe"}
+    assert set(pipe) == {64, 1024**2, 16 * 1024**2}
+    for row in pipe.values():
+        assert row["driver_peak_rss_mib"] > 0 and row["worker_peak_rss_mib"] > 0
+    # a 16 MiB message is built, sent and received as whole copies in the consumer
+    assert pipe[16 * 1024**2]["worker_peak_rss_mib"] > pipe[64]["worker_peak_rss_mib"] + 16
+    threads = [r for r in rows if r["transport"] == "thread_queue"]
+    assert threads
+    for row in threads:
+        assert row["driver_peak_rss_mib"] > 0
+        assert row["worker_peak_rss_mib"] is None
+
+
+# --- old files --------------------------------------------------------------------------------
+
+
+def test_version_2_file_loads_with_memory_columns_empty(tmp_path: Path) -> None:
+    v2_columns = [c for c in COLUMNS if c not in ADDED_IN[3]]
+    assert set(MEMORY_COLUMNS) <= set(ADDED_IN[3])
+    row = dict.fromkeys(v2_columns, "")
+    row.update(
+        schema_version="2",
+        run_id="r",
+        row_id="r-1",
+        transport="pipe",
+        pattern="stream",
+        payload_bytes="64",
+        repeat="0",
+        status="ok",
+        elapsed_s="0.5",
+    )
+    path = tmp_path / "20260101T000000Z.csv"
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=v2_columns)
+        writer.writeheader()
+        writer.writerow(row)
+    frame = loader.load(path)
+    for column in MEMORY_COLUMNS:
+        assert column in frame.columns
+        assert frame[column].isna().all()
+        assert frame[column].dtype.kind == "f"
