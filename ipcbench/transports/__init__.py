@@ -27,6 +27,7 @@ _MODULES: dict[str, str] = {
     "zmq_ipc": "ZmqIpcTransport",
     "pipe_oob": "PipeOobTransport",
     "shm_handoff": "ShmHandoffTransport",
+    "shm_ring": "ShmRingTransport",
     "sharedctypes": "SharedCtypesTransport",
     "thread_queue": "ThreadQueueTransport",
     "thread_simplequeue": "ThreadSimpleQueueTransport",
