@@ -28,6 +28,12 @@ from ipcbench.params import Case
 from ipcbench.wire import fan_seq
 
 SCALING = "fan,taskqueue,shared_state,backpressure,nowait,lifecycle,rate"
+# Under spawn, the seed's channels and the peers: the lanes (pipe_oob, shm_*, sharedctypes,
+# thread baselines) have their own spawn tests; queue types call nowait there (block: fork).
+SEED_CHANNELS = (
+    "pipe,pipe_bytes,pipe_oneway,queue,simplequeue,joinablequeue,manager_queue,manager_dict,"
+    "manager_list,faster_fifo,zmq_ipc"
+)
 
 
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
@@ -41,6 +47,7 @@ def test_every_scaling_pattern_runs_and_verifies(run_sweep: Any, start_method: s
         maxsize="0,4",
         start_methods=start_method,
         repeats=1,  # coverage: every case once (rounds are tested in test_rounds.py)
+        **({"transports": SEED_CHANNELS, "calls": "nowait"} if start_method == "spawn" else {}),
     )
     failed = [
         (r["transport"], r["pattern"], r["op"], r["error"]) for r in rows if r["status"] != "ok"

@@ -23,7 +23,9 @@ PACKAGE = Path(ipcbench.__file__).resolve().parent
 READERS = ("results", "harness", "analysis", "views", "cli", "options.py", "params.py")
 UNPICKLERS = {"pickle", "cPickle", "_pickle", "marshal", "shelve", "dill", "cloudpickle", "yaml"}
 # The in-process pickle floor unpickles the payload it pickled itself a moment before.
-OWN_DATA_UNPICKLING = {"transports/inprocess.py"}
+# pickles this process or its own worker just made (the pickle floor; pipe_oob's messages
+# from its own child, as Connection.recv unpickles them)
+OWN_DATA_UNPICKLING = {"transports/inprocess.py", "transports/pipe_oob.py"}
 
 
 def _modules(names: tuple[str, ...] | None = None) -> list[Path]:
