@@ -170,8 +170,8 @@ def test_a_spawned_child_killed_leaves_nothing_for_the_tracker(tmp_path: Path) -
                 proc = ctx.Process(target=produce, args=(channel.child,))
                 proc.start()
                 channel.child.close()
+                proc.join()  # dead before the first recv: its blocks cannot be handed back
                 got = [SEQ.unpack_from(channel.parent.recv())[0] for _ in range(3)]
-                proc.join()
                 channel.close()
                 print(got, proc.exitcode)
             """

@@ -236,8 +236,11 @@ class HandoffEnd(Endpoint):
 
     def recv(self) -> memoryview:
         """The next frame, in place in its block (valid until the next recv)."""
-        if self.held >= 0:
-            os.write(self.free_w, FREE.pack(self.held))
+        if self.held >= 0:  # hand the last block back to the sender
+            try:  # noqa: SIM105 (a with-block costs ~0.3 µs per message here)
+                os.write(self.free_w, FREE.pack(self.held))  # 4 B <= PIPE_BUF: atomic
+            except BrokenPipeError:  # the sender is gone and needs no blocks; what it
+                pass  # wrote before it went is still read, as a Pipe's buffered messages are
             self.held = -1
         data = os.read(self.desc_r, DESC.size)
         if len(data) != DESC.size:

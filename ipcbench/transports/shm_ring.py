@@ -167,7 +167,10 @@ def _block(fd: int, who: str) -> None:
 
 
 def _ring_bell(fd: int) -> None:
-    with contextlib.suppress(BlockingIOError):  # a full pipe: the waiter wakes anyway
+    # a full pipe: the waiter wakes anyway; a closed one: no waiter is left to wake (a
+    # consumer still reads what a dead producer wrote; a producer whose consumer is gone
+    # finds out when it next has to wait: EOFError)
+    with contextlib.suppress(BlockingIOError, BrokenPipeError):
         os.write(fd, b"\0")
 
 
