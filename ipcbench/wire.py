@@ -121,14 +121,16 @@ def make_payload(kind: str, payload_bytes: int) -> tuple[Any, PayloadCheck]:
 def wire_bytes(kind: str, payload: Any, wire: str) -> int:
     """Bytes one message occupies on the wire (pickled tuple, or frame)."""
     if wire == "bytes":
-        return frame_bytes(len(payload))
+        return frame_bytes(memoryview(payload).nbytes)
     return len(pickle.dumps((0, payload), protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def new_frame(payload: bytes) -> bytearray:
-    """A reusable bytes-wire frame; stamp the sequence number with ``stamp``."""
-    frame = bytearray(frame_bytes(len(payload)))
-    frame[SEQ_BYTES:] = payload
+def new_frame(payload: Any) -> bytearray:
+    """A reusable bytes-wire frame of ``payload``'s bytes (bytes, or an ndarray's buffer);
+    stamp the sequence number with ``stamp``."""
+    data = memoryview(payload).cast("B")
+    frame = bytearray(frame_bytes(data.nbytes))
+    frame[SEQ_BYTES:] = data
     return frame
 
 

@@ -21,11 +21,13 @@ from ipcbench.harness.sweep import expand
 from ipcbench.measure.verify import ARRAY_BLOCK, BatchCheck, ContentSample, Verifier, receive
 from ipcbench.measure.workers import _damage
 from ipcbench.transports import get as get_transport
+from ipcbench.transports.base import ChannelSpec
 from ipcbench.transports.pipe_oob import OobConn
-from ipcbench.wire import make_payload, payload_fits, template, wire_bytes
+from ipcbench.wire import make_payload, new_frame, payload_fits, stamp, template, wire_bytes
 
 KIB64 = 64 * 1024
-LANES = ("pipe", "queue", "pipe_oob", "thread_queue")
+LANES = ("pipe", "queue", "pipe_oob", "thread_queue", "shm_handoff", "shm_ring")
+SHM_LANES = ("shm_handoff", "shm_ring")
 
 
 def test_the_payload_is_a_read_only_float64_array_of_size_over_8_elements() -> None:
@@ -116,6 +118,38 @@ def test_pipe_oob_sends_an_array_out_of_band() -> None:
         b.close()
 
 
+@pytest.mark.parametrize("lane", SHM_LANES)
+def test_shared_memory_lanes_view_each_frame_received_as_the_array_sent(lane: str) -> None:
+    """Copied in (the frame holds the array's bytes), viewed out: ``end.array`` is a float64
+    view of the received frame, no copy, equal to the sender's array in every bit."""
+    import multiprocessing
+
+    payload, check = make_payload("ndarray", KIB64)
+    frame = new_frame(payload)
+    spec = ChannelSpec(KIB64, payload_kind="ndarray")
+    channel = get_transport(lane)().open(multiprocessing.get_context("fork"), spec, False)
+    try:
+        channel.child.send(stamp(frame, 5))
+        got = channel.parent.recv()
+        array = channel.parent.array
+        assert isinstance(array, numpy.ndarray) and array.dtype == numpy.float64
+        assert not array.flags.owndata and numpy.shares_memory(array, numpy.frombuffer(got, "u1"))
+        assert numpy.array_equal(array.view("u8"), payload.view("u8"))
+        assert Verifier(check, 5).open_frame(got) == 5
+        del array, got
+    finally:
+        channel.parent.close()
+        channel.child.close()
+
+
+@pytest.mark.parametrize(("fault", "reason"), [("corrupt", "corrupted"), ("truncate", "truncated")])
+def test_a_damaged_array_frame_is_named(fault: str, reason: str) -> None:
+    payload, check = make_payload("ndarray", KIB64)
+    damaged = _damage(bytes(stamp(new_frame(payload), 1)), fault)
+    with pytest.raises(DeliveryError, match=reason):
+        Verifier(check, 1).frame(damaged)
+
+
 def test_bytes_wire_channels_and_unfit_sizes_get_no_ndarray_case() -> None:
     settings = build_settings(
         {
@@ -130,6 +164,7 @@ def test_bytes_wire_channels_and_unfit_sizes_get_no_ndarray_case() -> None:
     assert cases == {
         *((t, "bytes", n) for t in ("pipe", "raw_pipe", "shm_handoff") for n in (12, 64)),
         ("pipe", "ndarray", 64),
+        ("shm_handoff", "ndarray", 64),
     }
     assert get_transport("raw_pipe").payload_kinds() == ("bytes",)
     assert "ndarray" in get_transport("pipe_oob").payload_kinds()
@@ -187,15 +222,18 @@ def test_sweep_under_fork_and_a_report(run_sweep: Any, tmp_path: Path) -> None:
 
 def test_sweep_under_spawn(run_sweep: Any) -> None:
     rows = run_sweep(
-        transports="pipe_oob,queue",
-        patterns="pingpong,stream",
+        transports="pipe_oob,queue,shm_handoff,shm_ring",
+        patterns="pingpong,stream,fan",
         sizes="64K",
         payload_kinds="ndarray",
         start_methods="spawn",
+        producers="2",
+        consumers="2",
         repeats=1,
     )
+    lanes = ("pipe_oob", "queue", "shm_handoff", "shm_ring")
     assert {(r["transport"], r["pattern"], r["payload_kind"], r["status"]) for r in rows} == {
-        (t, p, "ndarray", "ok") for t in ("pipe_oob", "queue") for p in ("pingpong", "stream")
+        (t, p, "ndarray", "ok") for t in lanes for p in ("pingpong", "stream", "fan")
     }
 
 
@@ -206,6 +244,9 @@ def test_sweep_under_spawn(run_sweep: Any) -> None:
         ("pipe_oob", "pingpong", "corrupt", "corrupted"),
         ("queue", "stream", "drop", "lost"),
         ("thread_queue", "stream", "drop", "lost"),
+        ("shm_handoff", "stream", "corrupt", "corrupted"),
+        ("shm_ring", "pingpong", "truncate", "truncated"),
+        ("shm_ring", "fan", "corrupt", "corrupted"),
     ],
 )
 def test_delivery_faults_on_arrays_are_errors(

@@ -333,7 +333,7 @@ def test_the_session_hands_its_own_payload_to_the_transport_in_the_spec() -> Non
     for maxsize, want in ((None, 0), (16, 16)):
         case = Case("queue", "stream", 4096, "object", maxsize=maxsize)
         session = Stream(case, transports.get("queue")(), ctx, Placement(None, None))
-        assert session.spec == ChannelSpec(payload_bytes=4096, maxsize=want)
+        assert session.spec == ChannelSpec(payload_bytes=4096, maxsize=want, payload_kind="object")
         assert session.spec.payload is session.payload
         session.close()  # nothing was started: releases the watcher's wake-up pipe
     assert ChannelSpec(4096).frame_bytes == 4096 + 8  # the sequence number's 8 bytes

@@ -35,6 +35,9 @@ class ChannelSpec:
     call: str = ""  # the put/get calling style (CALL_STYLES; "" = the transport's plain calls)
     call_timeout_s: float | None = None  # the timeout of call "timeout"
     producers: int = 1  # processes writing one shared state (shared_state: sharedctypes slots)
+    # the case's payload kind: a bytes-wire lane that takes "ndarray" views each frame it
+    # receives as the sender's array (see transports.shm.view_arrays)
+    payload_kind: str = "bytes"
 
     @property
     def frame_bytes(self) -> int:

@@ -53,6 +53,7 @@ from multiprocessing.shared_memory import SharedMemory
 from typing import Any, ClassVar
 
 from ipcbench.transports.base import Channel, ChannelSpec, Endpoint, Transport
+from ipcbench.transports.shm import view_arrays
 from ipcbench.wire import SEQ, SEQ_BYTES
 
 NAME_PREFIX = "ipcb_handoff_"  # /dev/shm/<prefix><pid>_<random>, for the few µs it exists
@@ -169,19 +170,24 @@ def lane(frame_bytes: int) -> tuple[LaneSide, LaneSide]:
 class HandoffEnd(Endpoint):
     """One side: sends on ``out`` (a sender's LaneSide or None), receives on ``inp``."""
 
-    def __init__(self, out: LaneSide | None, inp: LaneSide | None) -> None:
+    array: Any = None  # the array the last recv viewed (ndarray payloads: ``arrays``)
+
+    def __init__(self, out: LaneSide | None, inp: LaneSide | None, arrays: bool = False) -> None:
         self.out = out
         self.inp = inp
+        self.arrays = arrays  # view each frame received as an array (shm.view_arrays)
         self._maps: list[mmap.mmap] = []
         self._views: list[memoryview] = []
         self._by_fd: dict[int, HandoffEnd] | None = None  # ready_among: descriptor fd -> end
         self._attach()
+        if arrays and inp is not None:
+            view_arrays(self, inp.frame_bytes)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"out": self.out, "inp": self.inp}
+        return {"out": self.out, "inp": self.inp, "arrays": self.arrays}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["out"], state["inp"])  # type: ignore[misc]
+        self.__init__(state["out"], state["inp"], state["arrays"])  # type: ignore[misc]
 
     def _attach(self) -> None:
         """Map the lanes' segments and take the pipes' fds (no test per message)."""
@@ -273,6 +279,7 @@ class HandoffEnd(Endpoint):
     def close(self) -> None:
         """Unmap (if no view handed out is still alive; else when the last one goes) and
         close the fds of this side's copy of the lanes."""
+        self.array = None
         for view in self._views:
             with contextlib.suppress(BufferError):  # exported (np.frombuffer): freed with it
                 view.release()
@@ -293,10 +300,21 @@ class ShmHandoffTransport(Transport):
     patterns: ClassVar[tuple[str, ...]] = ("pingpong", "stream", "fan")
     fan_mode = "pairs"
 
+    @classmethod
+    def payload_kinds(cls) -> tuple[str, ...]:
+        """Frames of bytes, or of an ndarray's bytes: copied in, viewed out (``view_arrays``)."""
+        return ("bytes", "ndarray")
+
     def open(self, ctx: Any, spec: ChannelSpec, duplex: bool) -> Channel:
         frame_bytes = spec.frame_bytes
         up_send, up_recv = lane(frame_bytes)  # child -> parent
+        arrays = spec.payload_kind == "ndarray"
         if not duplex:
-            return Channel(parent=HandoffEnd(None, up_recv), child=HandoffEnd(up_send, None))
+            return Channel(
+                parent=HandoffEnd(None, up_recv, arrays), child=HandoffEnd(up_send, None, arrays)
+            )
         down_send, down_recv = lane(frame_bytes)  # parent -> child
-        return Channel(parent=HandoffEnd(down_send, up_recv), child=HandoffEnd(up_send, down_recv))
+        return Channel(
+            parent=HandoffEnd(down_send, up_recv, arrays),
+            child=HandoffEnd(up_send, down_recv, arrays),
+        )

@@ -67,7 +67,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, ClassVar
 
 from ipcbench.transports.base import Channel, ChannelSpec, Endpoint, Transport
-from ipcbench.transports.shm import SegmentFd, create_segment, fd_pipe
+from ipcbench.transports.shm import SegmentFd, create_segment, fd_pipe, view_arrays
 
 NAME_PREFIX = "ipcb_ring_"  # /dev/shm/<prefix><pid>_<random>, for the few µs it exists
 HEADER_BYTES = 256
@@ -177,16 +177,21 @@ def _ring_bell(fd: int) -> None:
 class RingEnd(Endpoint):
     """One side: produces into ``out`` (a producer's RingSide or None), consumes ``inp``."""
 
-    def __init__(self, out: RingSide | None, inp: RingSide | None) -> None:
+    array: Any = None  # the array the last recv viewed (ndarray payloads: ``arrays``)
+
+    def __init__(self, out: RingSide | None, inp: RingSide | None, arrays: bool = False) -> None:
         self.out = out
         self.inp = inp
+        self.arrays = arrays  # view each frame received as an array (shm.view_arrays)
         self._attach()
+        if arrays and inp is not None:
+            view_arrays(self, inp.frame_bytes)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"out": self.out, "inp": self.inp}
+        return {"out": self.out, "inp": self.inp, "arrays": self.arrays}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["out"], state["inp"])  # type: ignore[misc]
+        self.__init__(state["out"], state["inp"], state["arrays"])  # type: ignore[misc]
 
     def _attach(self) -> None:
         """Map the rings, read the indices once (each side then keeps its own in a local)."""
@@ -352,6 +357,7 @@ class RingEnd(Endpoint):
     def close(self) -> None:
         """Unmap (if no frame handed out is still alive; else when the last one goes) and
         close the fds of this side's copy of the rings."""
+        self.array = None
         for mapped in self._mapped:
             mapped.close()
         self._mapped.clear()
@@ -368,6 +374,11 @@ class ShmRingTransport(Transport):
     fan_mode = "pairs"
 
     @classmethod
+    def payload_kinds(cls) -> tuple[str, ...]:
+        """Frames of bytes, or of an ndarray's bytes: copied in, viewed out (``view_arrays``)."""
+        return ("bytes", "ndarray")
+
+    @classmethod
     def unavailable_reason(cls) -> str | None:
         if not sys.platform.startswith("linux"):
             return "shm_ring needs Linux (/dev/shm, posix_fallocate)"
@@ -378,7 +389,13 @@ class ShmRingTransport(Transport):
     def open(self, ctx: Any, spec: ChannelSpec, duplex: bool) -> Channel:
         frame_bytes = spec.frame_bytes
         up_send, up_recv = ring(frame_bytes)  # child -> parent
+        arrays = spec.payload_kind == "ndarray"
         if not duplex:
-            return Channel(parent=RingEnd(None, up_recv), child=RingEnd(up_send, None))
+            return Channel(
+                parent=RingEnd(None, up_recv, arrays), child=RingEnd(up_send, None, arrays)
+            )
         down_send, down_recv = ring(frame_bytes)  # parent -> child
-        return Channel(parent=RingEnd(down_send, up_recv), child=RingEnd(up_send, down_recv))
+        return Channel(
+            parent=RingEnd(down_send, up_recv, arrays),
+            child=RingEnd(up_send, down_recv, arrays),
+        )

@@ -279,6 +279,7 @@ class Session:
             call=case.call,
             call_timeout_s=case.call_timeout_s,
             producers=case.producers,
+            payload_kind=case.payload_kind,
         )
         self.children = Children(ctx, in_threads=transport.in_threads)
         self.channel: Channel | None = None
