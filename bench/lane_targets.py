@@ -10,7 +10,7 @@ Each line: the median with its exact order-statistic interval (and its real cove
 each ratio with its Hodges-Lehmann interval and a two-sided Mann-Whitney p-value. Also the
 peak RSS of the driver and the largest worker per case (MiB, an upper bound per process)::
 
-    .venv/bin/python bench/lane_targets.py --repeats 10
+    .venv/bin/python bench/lane_targets.py --repeats 20
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def pingpong_section(frame: Any) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--kinds", default="bytes", help="payload kinds: bytes and/or ndarray")
     parser.add_argument("--placements", default="same,split")
     parser.add_argument("--target-time", type=float, default=0.2)
