@@ -260,6 +260,8 @@ def test_delivery_faults_on_arrays_are_errors(
         sizes="4K",
         payload_kinds="ndarray",
         start_methods="fork",
+        producers="2",  # fan: one 2x2 case (the whole grid is 16 cases of the same check)
+        consumers="2",
     )
     assert rows and {r["status"] for r in rows} == {"error"}, rows
     assert all(reason in r["error"] for r in rows), [r["error"] for r in rows]
