@@ -26,7 +26,7 @@ from ipcbench.transports.pipe_oob import OobConn
 from ipcbench.wire import make_payload, new_frame, payload_fits, stamp, template, wire_bytes
 
 KIB64 = 64 * 1024
-LANES = ("pipe", "queue", "pipe_oob", "thread_queue", "shm_handoff", "shm_ring")
+LANES = ("pipe", "queue", "pipe_oob", "thread_queue")
 SHM_LANES = ("shm_handoff", "shm_ring")
 
 
@@ -223,17 +223,34 @@ def test_sweep_under_fork_and_a_report(run_sweep: Any, tmp_path: Path) -> None:
 def test_sweep_under_spawn(run_sweep: Any) -> None:
     rows = run_sweep(
         transports="pipe_oob,queue,shm_handoff,shm_ring",
-        patterns="pingpong,stream,fan",
+        patterns="pingpong,stream",
         sizes="64K",
         payload_kinds="ndarray",
         start_methods="spawn",
-        producers="2",
-        consumers="2",
         repeats=1,
     )
     lanes = ("pipe_oob", "queue", "shm_handoff", "shm_ring")
     assert {(r["transport"], r["pattern"], r["payload_kind"], r["status"]) for r in rows} == {
-        (t, p, "ndarray", "ok") for t in lanes for p in ("pingpong", "stream", "fan")
+        (t, p, "ndarray", "ok") for t in lanes for p in ("pingpong", "stream")
+    }
+
+
+def test_shared_memory_lanes_carry_arrays_in_every_pattern(run_sweep: Any) -> None:
+    rows = run_sweep(
+        transports=",".join(SHM_LANES),
+        patterns="pingpong,stream,fan",
+        sizes="8,64K",
+        payload_kinds="ndarray",
+        start_methods="fork",
+        producers="2",
+        consumers="2",
+        repeats=1,
+    )
+    assert {(r["transport"], r["pattern"], r["payload_bytes"], r["status"]) for r in rows} == {
+        (t, p, n, "ok")
+        for t in SHM_LANES
+        for p in ("pingpong", "stream", "fan")
+        for n in (8, KIB64)
     }
 
 

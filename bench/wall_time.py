@@ -1,0 +1,142 @@
+"""Where a sweep's wall time goes: inside timed batches, and outside them, by phase.
+
+Runs a sweep (``--quick`` by default, or any ``ipcbench run`` flags after ``--``) with the
+runner's steps timed from the runner's side, and prints the share of wall time spent inside
+the measured batches (the rows' ``elapsed_s``) and, outside them:
+
+* ``to row``: driver start to its row (fork, session open, workers started, calibration in
+  the first round, warm-up, the measured batch itself, subtracted here, and memory reads);
+* ``row to end``: the driver's cleanup (workers joined, Manager shut down, semaphores);
+* ``end group``: the runner reaping the driver's process group;
+* ``write``: appending and fsyncing the case's rows and samples;
+* ``other``: the rest (schedule, progress, run files).
+
+Per pattern and per transport, the seconds outside the clock per case run::
+
+    .venv/bin/python bench/wall_time.py                 # --quick
+    .venv/bin/python bench/wall_time.py -- -t pipe,queue -p stream --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import tempfile
+import time
+from typing import Any
+
+from ipcbench.harness import runner as runner_mod
+from ipcbench.harness.runner import Runner
+from ipcbench.results.schema import RowMessage
+
+PHASES = ("to row", "row to end", "end group", "write")
+
+
+class Timings:
+    """Seconds per phase, per case run, keyed by (pattern, transport)."""
+
+    def __init__(self) -> None:
+        self.by_case: dict[tuple[str, str], dict[str, float]] = collections.defaultdict(
+            lambda: collections.defaultdict(float)
+        )
+        self.runs: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.current: tuple[str, str] = ("", "")
+        self.started = 0.0
+        self.row_at = 0.0
+
+    def add(self, phase: str, seconds: float) -> None:
+        self.by_case[self.current][phase] += seconds
+
+
+def instrument(timings: Timings) -> None:
+    """Wrap the runner's steps (this process only; the drivers are untouched)."""
+    run_case, handle = Runner.run_case, Runner._handle
+    end_group, write_case = runner_mod._end_group, runner_mod._write_case
+
+    def timed_run_case(self: Runner, case: Any, repeat: int = 0) -> Any:
+        timings.current = (case.pattern, case.transport)
+        timings.runs[timings.current] += 1
+        timings.started = timings.row_at = time.monotonic()
+        return run_case(self, case, repeat)
+
+    def timed_handle(self: Runner, msg: Any, outcome: Any) -> bool:
+        now = time.monotonic()
+        if isinstance(msg, RowMessage):
+            timings.add("to row", now - timings.started)
+            timings.add("timed", float(msg.fields.get("elapsed_s") or 0.0))
+            timings.row_at = now
+        else:
+            timings.add("row to end", now - timings.row_at)
+        return handle(self, msg, outcome)
+
+    def timed_end_group(driver: Any, asked: bool = False) -> None:
+        t0 = time.monotonic()
+        end_group(driver, asked)
+        timings.add("end group", time.monotonic() - t0)
+
+    def timed_write_case(*args: Any) -> None:
+        t0 = time.monotonic()
+        write_case(*args)
+        timings.add("write", time.monotonic() - t0)
+
+    Runner.run_case = timed_run_case  # type: ignore[method-assign]
+    Runner._handle = timed_handle  # type: ignore[method-assign]
+    runner_mod._end_group = timed_end_group
+    runner_mod._write_case = timed_write_case  # type: ignore[assignment]
+
+
+def _table(timings: Timings, index: int) -> list[str]:
+    groups: dict[str, dict[str, float]] = collections.defaultdict(
+        lambda: collections.defaultdict(float)
+    )
+    runs: collections.Counter[str] = collections.Counter()
+    for key, counter in timings.by_case.items():
+        for phase, seconds in counter.items():
+            groups[key[index]][phase] += seconds
+        runs[key[index]] += timings.runs[key]
+    head = f"  {'':<20} {'runs':>5} {'timed s':>8} " + " ".join(f"{p:>10}" for p in PHASES)
+    out = [head + "   outside ms/run"]
+    for name, c in sorted(groups.items(), key=lambda kv: -sum(kv[1].values())):
+        outside = c["to row"] - c["timed"] + c["row to end"] + c["end group"] + c["write"]
+        cells = " ".join(f"{(c[p] - (c['timed'] if p == 'to row' else 0)):>10.2f}" for p in PHASES)
+        per_run_ms = 1000 * outside / max(1, runs[name])
+        out.append(f"  {name:<20} {runs[name]:>5} {c['timed']:>8.2f} {cells}   {per_run_ms:8.1f}")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("run_flags", nargs="*", help="ipcbench run flags (after --)")
+    args = parser.parse_args()
+    from ipcbench import cli
+
+    timings = Timings()
+    instrument(timings)
+    with tempfile.TemporaryDirectory() as out:
+        flags = args.run_flags or ["--quick"]
+        t0 = time.monotonic()
+        cli.main(["run", *flags, "-o", out, "-q"])
+        wall_s = time.monotonic() - t0
+    total: dict[str, float] = collections.defaultdict(float)
+    for counter in timings.by_case.values():
+        for phase, seconds in counter.items():
+            total[phase] += seconds
+    timed = total["timed"]
+    print(f"wall {wall_s:.1f} s, {sum(timings.runs.values())} case runs")
+    print(f"  inside timed batches   {timed:7.1f} s  {timed / wall_s:6.1%}")
+    print(
+        f"  to row (less timed)    {total['to row'] - timed:7.1f} s  "
+        f"{(total['to row'] - timed) / wall_s:6.1%}"
+    )
+    for phase in PHASES[1:]:
+        print(f"  {phase:<22} {total[phase]:7.1f} s  {total[phase] / wall_s:6.1%}")
+    other = wall_s - total["to row"] - sum(total[p] for p in PHASES[1:])
+    print(f"  other                  {other:7.1f} s  {other / wall_s:6.1%}")
+    print("by pattern (seconds outside the clock per phase)")
+    print("\n".join(_table(timings, 0)))
+    print("by transport")
+    print("\n".join(_table(timings, 1)))
+
+
+if __name__ == "__main__":
+    main()
