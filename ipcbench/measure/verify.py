@@ -36,6 +36,7 @@ from ipcbench.wire import (
     SEQ_BYTES,
     PayloadCheck,
     fan_seq,
+    frame_bytes,
     is_end_marker,
     template,
 )
@@ -131,7 +132,7 @@ class Verifier:
     def open_frame(self, frame: bytes | bytearray | memoryview) -> int:
         """Check a bytes-wire frame's length and whole payload (an ndarray's: viewed as the
         array it carries); return its seq."""
-        want = SEQ_BYTES + self.check.payload_bytes
+        want = frame_bytes(self.check.payload_bytes)
         if len(frame) != want:
             self._fail(f"truncated: frame of {len(frame)} bytes, expected {want}")
         payload: Any = memoryview(frame)[SEQ_BYTES:]
@@ -156,7 +157,7 @@ class Verifier:
     def frame_in_order(self, frame: bytes | bytearray | memoryview) -> None:
         """Length and sequence number only, no content (a timed call that keeps no sample)."""
         if (
-            len(frame) != SEQ_BYTES + self.check.payload_bytes
+            len(frame) != frame_bytes(self.check.payload_bytes)
             or SEQ.unpack_from(frame)[0] != self.expected
         ):
             self.frame(frame)  # raises, naming the fault
@@ -263,7 +264,7 @@ class BatchCheck:
     def __init__(self, check: PayloadCheck, wire: str, first: int, n: int, sample: ContentSample):
         self.verifier = Verifier(check, first)
         self.bytes_wire = wire == "bytes"
-        self.size = SEQ_BYTES + check.payload_bytes if self.bytes_wire else check.length
+        self.size = frame_bytes(check.payload_bytes) if self.bytes_wire else check.length
         self.first, self.end = first, first + n
         self.sample = sample
         self.period = sample.start(n, self.verifier)
@@ -387,7 +388,7 @@ class FanReceiver:
     ) -> None:
         self.verifier = Verifier(check)
         self.bytes_wire = wire == "bytes"
-        self.size = SEQ_BYTES + check.payload_bytes if self.bytes_wire else check.length
+        self.size = frame_bytes(check.payload_bytes) if self.bytes_wire else check.length
         self.n_per = n_per
         self.first = first
         self.last = [first - 1] * producers
