@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import tomllib
+import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -41,6 +41,7 @@ class Settings:
     out_dir: str
     quiet: bool
     quick: bool
+    pythons: tuple[str, ...] = ()  # () = the interpreter running ipcbench, in a forked driver
     faults: tuple[str, ...] = field(default=())  # tests only: inject a fault into every case
 
     def config(self) -> dict[str, Any]:
@@ -54,6 +55,10 @@ class Settings:
 
 def load_config(path: str) -> dict[str, Any]:
     """Read a TOML config (keys as the flags: ``sizes = ["64", "4K"]``, ``target-time = 0.2``)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # the measuring side runs on 3.10 too (--pythons)
+        import tomli as tomllib
     try:
         with open(path, "rb") as fh:
             raw = tomllib.load(fh)

@@ -9,11 +9,12 @@ import platform
 import re
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
+UTC = timezone.utc  # datetime.UTC is 3.11+
 DEPENDENCIES = ("ipcbench", "pyperf", "pandas", "numpy", "matplotlib", "psutil")
 
 
