@@ -151,6 +151,12 @@ def _calls(key: str, values: Iterable[str]) -> tuple[str, ...]:
     return tuple(dedupe(check_choices("calling style", chosen, CALL_STYLES))) if chosen else ()
 
 
+def _python_spec(key: str, value: Any) -> str:
+    from ipcbench.harness.pythons import check_spec
+
+    return check_spec(key, value)
+
+
 def _default_start_method() -> list[str]:
     from ipcbench.params import default_start_method
 
@@ -216,6 +222,12 @@ OPTIONS: tuple[Option, ...] = (
         "placements", "placements", choices("placement", lambda: PLACEMENTS), ["unpinned"],
         "CPU placement: unpinned (default), same (all processes "
         "on one CPU), split (parent and children on different CPUs)", is_list=True,
+    ),
+    Option(
+        "pythons", "pythons", each(_python_spec), [],
+        "run every case under each of these interpreters, in interleaved rounds: versions "
+        "(3.10,3.13), names on PATH (python3.12) or paths; each gets a cached environment "
+        "(default: only the Python running ipcbench)", is_list=True,
     ),
     Option(
         "repeats", "repeats", whole(1), 5,

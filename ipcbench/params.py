@@ -84,6 +84,7 @@ class Case:
     payload_bytes: int
     payload_kind: str = "bytes"
     start_method: str = "fork"
+    python: str = ""  # --pythons: the interpreter's tag ('3.12'); '' = the one running ipcbench
     maxsize: int | None = None
     op: str = ""
     producers: int = 1

@@ -24,7 +24,7 @@ from ipcbench.errors import IpcbenchError
 from ipcbench.harness.resume import load_resume
 from ipcbench.harness.runner import Runner
 from ipcbench.harness.settings import build_settings
-from ipcbench.results.schema import PARAM_COLUMNS
+from ipcbench.results.schema import PARAM_COLUMNS, SCHEMA_VERSION
 from ipcbench.results.store import RunStore, read_rows, read_samples
 
 SWEEP = {**FAST, "transports": "memcpy,pickle", "sizes": "8,64", "seed": 7}
@@ -200,7 +200,10 @@ CSV_DAMAGE: dict[str, tuple[Any, str]] = {
     "header only, cut": (lambda t: t[:40], "no complete header line"),
     "foreign CSV": (lambda t: "a,b\n1,2\n", "no schema_version column"),
     "other columns": (_replace_header, "no schema_version column"),
-    "older schema": (_other_schema, "schema_version 1, this ipcbench appends version 3"),
+    "older schema": (
+        _other_schema,
+        f"schema_version 1, this ipcbench appends version {SCHEMA_VERSION}",
+    ),
     "rows of another run": (_other_run, "rows of run 0123456789ab"),
     "damaged row": (_damaged_middle, "line 3 has 3 fields"),
 }

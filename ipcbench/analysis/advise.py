@@ -31,6 +31,7 @@ from typing import Any
 
 from ipcbench.analysis import ranking, stats
 from ipcbench.errors import IpcbenchError
+from ipcbench.results import interpreter
 from ipcbench.results.schema import call_label, human_size
 
 GOALS: tuple[str, ...] = ("latency", "throughput")
@@ -43,8 +44,8 @@ SEED_PAIRS: tuple[tuple[str, str], ...] = (
     ("manager_queue", "pipe"),
     ("manager_queue", "queue"),
 )
-PREFERRED = {"payload_kind": "bytes", "placement": "unpinned"}
-SETTING_DIMS: tuple[str, ...] = ("payload_kind", "start_method", "placement")
+PREFERRED = {"payload_kind": "bytes", "placement": "unpinned", "python": interpreter.tag()}
+SETTING_DIMS: tuple[str, ...] = ("payload_kind", "start_method", "python", "placement")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -61,6 +62,7 @@ class Question:
     consumers: int | None = None
     payload_kind: str | None = None
     start_method: str | None = None
+    python: str | None = None  # the interpreter of a --pythons run ('3.12')
     placement: str | None = None
     channels: tuple[str, ...] = ()  # candidates to consider (empty: every channel measured)
 
@@ -158,6 +160,19 @@ def _preferred(dim: str, counts: Counter[str]) -> str:
         return preferred
     applying = Counter({value: n for value, n in counts.items() if value}) or counts
     return applying.most_common(1)[0][0]
+
+
+def _python_caveat(python: str, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Which interpreter the answer is for, when the rows hold several (--pythons)."""
+    measured = sorted({_cell(r, "python") for r in rows} - {""}, key=_version_order)
+    if len(measured) < 2:
+        return []
+    others = ", ".join(p for p in measured if p != python)
+    return [f"for Python {python}; {others} measured too (ranked apart; --python to choose)"]
+
+
+def _version_order(tag: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in tag.rstrip("td").split(".") if part.isdigit())
 
 
 def question_rows(
@@ -357,6 +372,7 @@ def _caveats(
         out.append(f"for start method {method}; {others} measured too (ranked apart)")
     elif method:
         out.append(f"for start method {method} only (the only one measured)")
+    out += _python_caveat(setting.get("python", ""), same_pattern)
     n_procs = _processes(pattern, question)
     if logical_cpus is not None and n_procs > logical_cpus:
         out.append(
@@ -437,8 +453,7 @@ def _call_caveats(
     significant, a tie said as a tie."""
     sizes = {a.payload_bytes for a in answers}
     shapes = {a.ranking.group.shape for a in answers}
-    setting = {d: answers[0].ranking.group.get(d) for d in ("payload_kind", "start_method",
-               "placement")} if answers else {}  # fmt: skip
+    setting = {d: answers[0].ranking.group.get(d) for d in SETTING_DIMS} if answers else {}
     found = [
         (g, c)
         for g, c in call_comparisons(rows, [pattern])

@@ -37,6 +37,7 @@ GROUP_DIMS: tuple[str, ...] = (
     "payload_bytes",
     "payload_kind",
     "start_method",
+    "python",
     "placement",
     "maxsize",
     "producers",
@@ -126,6 +127,8 @@ class Group:
     def setting(self) -> str:
         """The fixed conditions other than pattern and size, e.g. 'bytes, fork, unpinned'."""
         parts = [self.get(d) for d in ("payload_kind", "start_method", "placement")]
+        if self.get("python"):
+            parts.insert(2, f"Python {self.get('python')}")
         if self.get("maxsize"):
             parts.append(f"maxsize {self.get('maxsize')}")
         if self.get("offered_load"):

@@ -23,8 +23,8 @@ SUMMARY_PATTERNS: tuple[tuple[str, str], ...] = (
 
 def best_per_size(rows: list[dict[str, Any]]) -> list[ranking.Ranking]:
     """The ranking of every like-for-like group of pingpong and stream rows (floors excluded):
-    one group per pattern, size, payload kind, start method, placement and P x C, never a
-    minimum across them. All groups' comparisons are one Benjamini-Hochberg family."""
+    one group per pattern, size, payload kind, start method, Python, placement and P x C,
+    never a minimum across them. All groups' comparisons are one Benjamini-Hochberg family."""
     found = ranking.groups(rows, [p for p, _ in SUMMARY_PATTERNS])
     return ranking.rank_groups(found)[0]
 
@@ -86,12 +86,15 @@ class Saturation:
 
 
 def _channel(row: dict[str, Any]) -> str:
-    """The transport, with start method and placement when they are not the defaults."""
+    """The transport, with start method and placement when they are not the defaults, and the
+    interpreter where the run chose one (--pythons)."""
     extra = [
         str(row.get(c) or "")
         for c in ("start_method", "placement", "payload_kind")
         if str(row.get(c) or "") not in ("", "fork", "unpinned", "bytes")
     ]
+    if str(row.get("python") or ""):
+        extra.insert(0, f"Python {row['python']}")
     return f"{row['transport']} ({', '.join(extra)})" if extra else str(row["transport"])
 
 
@@ -160,11 +163,12 @@ def format_saturation(s: Saturation) -> str:
 
 
 SUMMARY_HEADER = (
-    "Fastest channel per pattern, size, payload kind, start method, placement and P x C\n"
-    "(median of ok repeats; floors excluded; never a minimum across settings). A channel is\n"
-    "named fastest only when it beats every other one (Mann-Whitney U on the repeats,\n"
-    "Benjamini-Hochberg q < 0.05 over all lines, at least 5% faster); otherwise the tie group\n"
-    "is listed. Then where each channel saturates under an offered load (rate):"
+    "Fastest channel per pattern, size, payload kind, start method, Python (with --pythons),\n"
+    "placement and P x C (median of ok repeats; floors excluded; never a minimum across\n"
+    "settings). A channel is named fastest only when it beats every other one (Mann-Whitney U\n"
+    "on the repeats, Benjamini-Hochberg q < 0.05 over all lines, at least 5% faster);\n"
+    "otherwise the tie group is listed. Then where each channel saturates under an offered\n"
+    "load (rate):"
 )
 
 

@@ -60,6 +60,11 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> argparse.ArgumentParse
     parser.add_argument("--consumers", type=_count, help="consumer processes (fan)")
     parser.add_argument("--payload-kind", choices=PAYLOAD_KINDS, help="default bytes if measured")
     parser.add_argument("--start-method", help="default: the one most measured")
+    parser.add_argument(
+        "--python",
+        help="the interpreter of a --pythons run (3.12); default: the running one if measured, "
+        "else the one most measured",
+    )
     parser.add_argument("--placement", help="unpinned (default if measured), same or split")
     parser.add_argument(
         "--channels", help="only these channels, comma-separated (default: every one measured)"
@@ -104,6 +109,7 @@ def question_from(args: argparse.Namespace) -> advise.Question:
         consumers=args.consumers,
         payload_kind=args.payload_kind,
         start_method=args.start_method,
+        python=args.python,
         placement=args.placement,
         channels=channels,
     )
@@ -198,6 +204,8 @@ def measure_options(question: advise.Question, out: str | None) -> dict[str, Any
     }
     if question.start_method:
         options["start_methods"] = [question.start_method]
+    if question.python:
+        options["pythons"] = [question.python]
     if question.placement:
         options["placements"] = [question.placement]
     if pattern == "fan":

@@ -30,6 +30,7 @@ from ipcbench.measure.latency import latency_columns
 from ipcbench.measure.memory import largest_peak_rss_mib, peak_rss_mib
 from ipcbench.measure.patterns.base import ChildFailed, Measurement, Placement, Session
 from ipcbench.params import Case
+from ipcbench.results import interpreter
 from ipcbench.results.schema import EndMessage, RowMessage
 
 HELPER_WAIT_S = 0.5  # after a failure, time for a dead Manager server's exit to show
@@ -39,7 +40,17 @@ class CaseTimeout(Exception):
     """The runner's watchdog asked this case to stop (SIGTERM)."""
 
 
+_driver_pid: list[int] = []  # the driver's own pid, set by drive()
+
+
 def _on_sigterm(signum: int, frame: Any) -> None:
+    if _driver_pid and os.getpid() != _driver_pid[0]:
+        # a process forked by the driver that has not yet set its own handler (a Pool worker
+        # still in its bootstrap, terminate()d): SIGTERM's default, as if never inherited --
+        # raising CaseTimeout there printed a traceback and could leave a Pool lock held
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
     raise CaseTimeout("stopped by the watchdog")
 
 
@@ -126,6 +137,7 @@ def drive(
     """Entry point of the case process: one measured repeat, ``n_messages`` long (calibrated
     here when None)."""
     os.setpgid(0, 0)
+    _driver_pid[:] = [os.getpid()]
     # Everything inherited from the runner (what it imported: pandas in a notebook, a whole
     # test suite) goes to the permanent generation: the driver's collections then neither
     # walk nor copy-on-write it, so a figure does not depend on what the runner loaded (a
@@ -288,6 +300,7 @@ def _measure(session: Session, case: Case, settings: Settings, report: Any, rnd:
     m = session.run(n)
     fields = row_fields(case, m, case.payload_bytes, session.wire_bytes)
     fields.update(memory_fields(session))
+    fields.update(interpreter.facts())  # the interpreter that measured (under --pythons too)
     fields["repeat"] = rnd.repeat
     samples = m.samples_ns.tobytes() if m.samples_ns is not None else b""
     report.send(RowMessage(fields, samples))

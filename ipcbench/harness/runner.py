@@ -12,28 +12,32 @@ import contextlib
 import ctypes
 import multiprocessing
 import os
+import pickle
 import random
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from dataclasses import replace as dc_replace
 from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
 from ipcbench.errors import IpcbenchError
+from ipcbench.harness import pythons
 from ipcbench.harness.driver import drive
 from ipcbench.harness.progress import Progress
 from ipcbench.harness.resume import ResumeState
 from ipcbench.harness.settings import Settings
 from ipcbench.harness.sweep import expand
 from ipcbench.params import Case
-from ipcbench.results import metadata
-from ipcbench.results.schema import SCHEMA_VERSION, EndMessage, RowMessage
+from ipcbench.results import interpreter, metadata
+from ipcbench.results.schema import SCHEMA_VERSION, EndMessage, RowMessage, TrackerMessage
 from ipcbench.results.store import ResultWriter, RunStore
 
 GRACE_S = 3.0  # after SIGTERM, time for a driver to clean up before SIGKILL
@@ -206,7 +210,8 @@ class Runner:
         resume: ResumeState | None = None,
     ) -> None:
         self.settings = settings
-        self.cases = cases if cases is not None else expand(settings)
+        self.interpreters = pythons.find_all(settings.pythons)  # refusals before anything runs
+        self.cases = cases if cases is not None else expand_pythons(expand(settings), self)
         self.resume = resume
         if resume is None:
             self.seed = settings.seed if settings.seed is not None else random.randrange(2**31)
@@ -214,6 +219,7 @@ class Runner:
             self.meta = metadata.collect()
         else:  # the run's identity and machine facts come from the interrupted run
             resume.check_settings(settings)
+            _check_same_interpreters(resume, self.interpreters)
             self.seed, self.run_id, self.meta = resume.seed, resume.run_id, resume.run_meta()
         self.machine_id = self.meta["machine_id"]
         self.logical_cpus = self.meta["logical_cpus"]
@@ -221,6 +227,8 @@ class Runner:
         self._fork = multiprocessing.get_context("fork")
         self._n_messages: dict[Case, int] = {}  # calibrated in a case's first ok run
         self._ended: set[Case] = set()  # cases not run again: failed or skipped
+        self._envs: dict[str, pythons.Environment] = {}  # python tag -> where its cases run
+        self._trackers: set[int] = set()  # resource trackers of exec'd drivers, to reap
 
     def run(self) -> RunResult:
         if not self.cases:
@@ -228,6 +236,7 @@ class Runner:
                 "no case applies to the chosen transports and patterns; "
                 "see 'ipcbench list' for what each transport supports"
             )
+        self._prepare_environments()  # before any file is claimed: a refusal leaves nothing
         paths, schedule = self._open_run()  # refusals first: before any warning or note
         new_run = self.resume is None
         try:
@@ -262,11 +271,46 @@ class Runner:
             with contextlib.suppress(OSError):  # a full disk: the error above says so
                 writer.close()
             progress.close()
+            self._reap_trackers(wait_s=2.0)
         previous = self.resume.rows if self.resume is not None else []
         noisy = [self.meta["noise_warning"]] if self.meta.get("noise_warning") else []
         self.meta["warnings"] = noisy + _stability_warnings([*previous, *rows])
         self._write_meta(paths, finished=not interrupted)
         return RunResult(paths=paths, rows=rows, interrupted=interrupted)
+
+    def _prepare_environments(self) -> None:
+        """An environment per interpreter of --pythons (built or reused from the cache)."""
+        cases = self.cases
+        needed = pythons.requirements(
+            {c.transport for c in cases}, {c.payload_kind for c in cases}, {c.op for c in cases}
+        )
+        for interp in self.interpreters:
+            env = pythons.prepare(interp, needed, quiet=self.settings.quiet)
+            self._envs[interp.tag] = env
+            for note in env.notes:
+                if not self.settings.quiet:
+                    print(f"note: {note}", file=sys.stderr, flush=True)
+        if self.interpreters:
+            self.meta["pythons"] = {
+                i.tag: {**i.facts, "spec": i.spec, "environment": self._envs[i.tag].python}
+                for i in self.interpreters
+            }
+
+    def _reap_trackers(self, wait_s: float = 0.0) -> None:
+        """Reap the resource trackers of exec'd drivers that have ended (each ends once the
+        last process of its case has gone); wait up to ``wait_s`` for the rest."""
+        deadline = time.monotonic() + wait_s
+        while self._trackers:
+            for pid in list(self._trackers):
+                try:
+                    done, _ = os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:  # not (or no longer) ours
+                    done = pid
+                if done:
+                    self._trackers.discard(pid)
+            if not self._trackers or time.monotonic() >= deadline:
+                return
+            time.sleep(0.02)
 
     def _warn_if_noisy(self) -> None:
         """One line (and a note in the metadata) when other programs keep the CPUs busy; not
@@ -337,8 +381,7 @@ class Runner:
         group. The first ok run of a case calibrates the message count; later ones reuse it."""
         started = time.monotonic()
         report_r, report_w = self._fork.Pipe(duplex=False)
-        args = (case, self.settings, report_w, repeat, self._n_messages.get(case))
-        driver = self._fork.Process(target=drive, args=args, name="ipcbench-driver")
+        driver = self._driver(case, repeat, report_w)
         outcome = CaseOutcome(case=case, rows=[])
         try:
             with _deferred_signals():  # Ctrl-C cannot fall between fork and the finally below
@@ -348,11 +391,21 @@ class Runner:
             with _deferred_signals(hold=True):  # reap in full; a signal now stops after writing
                 _end_group(driver, asked=outcome.status == "timeout")
                 report_r.close()
+        self._reap_trackers()
         outcome.seconds = time.monotonic() - started
         if outcome.status != "ok":  # a failed run has one row, saying why (no figure)
             outcome.rows = [self._row(case, {"repeat": repeat}, outcome.status, outcome.error)]
             outcome.samples.clear()
         return outcome
+
+    def _driver(self, case: Case, repeat: int, report_w: Any) -> Any:
+        """A forked driver, or under --pythons one exec'd by that interpreter's python."""
+        n_messages = self._n_messages.get(case)
+        if case.python:
+            exec_args = (case, self.settings, repeat, n_messages)
+            return ExecDriver(self._envs[case.python].python, exec_args, report_w)
+        args = (case, self.settings, report_w, repeat, n_messages)
+        return self._fork.Process(target=drive, args=args, name="ipcbench-driver")
 
     def _collect(self, driver: Any, report: Any, outcome: CaseOutcome, deadline: float) -> None:
         """Read the driver's messages until it ends the case, dies, or misses the deadline."""
@@ -383,6 +436,9 @@ class Runner:
 
     def _handle(self, msg: RowMessage | EndMessage, outcome: CaseOutcome) -> bool:
         """Record one driver message; True when the case has ended."""
+        if isinstance(msg, TrackerMessage):
+            self._trackers.add(msg.pid)
+            return False
         if isinstance(msg, RowMessage):
             row = self._row(outcome.case, msg.fields, "ok", "")
             outcome.rows.append(row)
@@ -404,9 +460,77 @@ class Runner:
             **case.params(),
             "status": status,
             "error": " ".join(error.split())[:500],
+            **self._interpreter_facts(case),
         }
         row.update(fields)
         return row
+
+    def _interpreter_facts(self, case: Case) -> dict[str, Any]:
+        """The facts of the case's interpreter, as found before the sweep (a row the driver
+        measured carries the driver's own, which override these)."""
+        for interp in self.interpreters:
+            if interp.tag == case.python:
+                return {col: interp.facts.get(col) for col in interpreter.facts()}
+        return interpreter.facts()
+
+
+def _check_same_interpreters(resume: ResumeState, found: list[pythons.Interpreter]) -> None:
+    """Refuse to resume a --pythons run when a version now names another interpreter."""
+    measured = resume.meta.get("pythons") or {}
+    for interp in found:
+        before = (measured.get(interp.tag) or {}).get("python_version")
+        if before and before != interp.version:
+            raise IpcbenchError(
+                f"cannot resume {resume.paths.csv}: Python {interp.tag} is now "
+                f"{interp.version} ({interp.executable}), the run measured {before}; "
+                "start a new run"
+            )
+
+
+def expand_pythons(cases: list[Case], runner: Runner) -> list[Case]:
+    """Every case once per interpreter of --pythons (the case's ``python``: its tag)."""
+    if not runner.interpreters:
+        return cases
+    return [dc_replace(case, python=i.tag) for i in runner.interpreters for case in cases]
+
+
+class ExecDriver:
+    """A case driver exec'd by another interpreter (``ipcbench.harness.exec_driver``), with
+    the part of ``multiprocessing.Process``'s interface the runner uses: start, pid,
+    sentinel, exitcode, join."""
+
+    def __init__(self, python: str, args: tuple[Any, ...], report_w: Any) -> None:
+        self.python, self.args, self.report_w = python, args, report_w
+        self.popen: subprocess.Popen[bytes] | None = None
+        self.sentinel = -1
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen is not None else None
+
+    @property
+    def exitcode(self) -> int | None:
+        return self.popen.poll() if self.popen is not None else None
+
+    def start(self) -> None:
+        fd = self.report_w.fileno()
+        command = [self.python, "-I", "-m", "ipcbench.harness.exec_driver", str(fd)]
+        self.popen = subprocess.Popen(command, stdin=subprocess.PIPE, pass_fds=(fd,))
+        self.sentinel = os.pidfd_open(self.popen.pid)
+        assert self.popen.stdin is not None
+        with contextlib.suppress(BrokenPipeError):  # died at once: its exit code says why
+            self.popen.stdin.write(pickle.dumps(self.args, protocol=4))
+        with contextlib.suppress(BrokenPipeError):
+            self.popen.stdin.close()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self.popen is None:
+            return
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout)
+        if self.popen.returncode is not None and self.sentinel >= 0:
+            os.close(self.sentinel)
+            self.sentinel = -1
 
 
 def schedule(cases: list[Case], repeats: int, seed: int) -> list[tuple[Case, int]]:

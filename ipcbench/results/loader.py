@@ -25,6 +25,7 @@ from ipcbench.results.schema import (
     COLUMNS,
     FLOAT_COLUMNS,
     INT_COLUMNS,
+    INTERPRETER_COLUMNS,
     PARAM_COLUMNS,
     SAMPLES_COLUMNS,
     SCHEMA_VERSION,
@@ -40,6 +41,7 @@ RawRow = dict[str, str]
 UPGRADES: dict[int, Callable[[list[RawRow]], list[RawRow]]] = {
     1: add_columns_of(2),
     2: upgrade_to_3,
+    3: add_columns_of(4),
 }
 
 SOURCE_COLUMN = "source_csv"
@@ -50,6 +52,7 @@ CASE_ORDER: tuple[str, ...] = (
     "op",
     "payload_kind",
     "start_method",
+    "python",
     "placement",
     "producers",
     "consumers",
@@ -80,7 +83,35 @@ def load_all(paths: Iterable[PathLike]) -> pd.DataFrame:
     if not frames:
         names = ", ".join(str(p) for p in paths)
         raise IpcbenchError(f"no result rows in {names}: the runs recorded no cases; {RUN_HINT}")
-    return pd.concat(frames, ignore_index=True)
+    return python_dimension(pd.concat(frames, ignore_index=True))
+
+
+def python_dimension(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of runs launched without --pythons have no ``python`` parameter. When the frame
+    holds more than one interpreter (runs launched under different Pythons, or such a run next
+    to a --pythons run), those rows get their interpreter's tag ('3.12') from their
+    ``python_version``, so cases of different interpreters are never merged. Changed in place."""
+    if "python" not in frame or "python_version" not in frame:
+        return frame
+    unset = frame["python"].isna() | (frame["python"].astype("str").str.strip() == "")
+    if not unset.any():
+        return frame
+    tags = frame.loc[unset].apply(_row_tag, axis=1)
+    others = set(frame.loc[~unset, "python"].astype("str"))
+    if len(set(tags.dropna())) + len(others) > 1:
+        frame.loc[unset, "python"] = tags
+    return frame
+
+
+def _row_tag(row: pd.Series) -> str | None:
+    """'3.12' (+ 't' free-threaded, 'd' debug) from a row's python_version and python_build."""
+    version = row.get("python_version")
+    if not isinstance(version, str) or version.count(".") < 1:
+        return None
+    build = row.get("python_build")
+    build = build if isinstance(build, str) else ""
+    suffix = ("t" if "free-threaded" in build else "") + ("d" if "debug" in build else "")
+    return ".".join(version.split(".")[:2]) + suffix
 
 
 def find_runs(path: Path) -> list[Path]:
@@ -128,6 +159,9 @@ def read_run(csv_path: Path) -> pd.DataFrame:
     meta = read_meta(csv_path)
     for name, value in meta_columns(meta, frame.columns).items():
         frame[name] = value
+    for column in INTERPRETER_COLUMNS:  # schema < 4: the run's interpreter, from its metadata
+        if frame[column].isna().all() and isinstance(meta.get(column), (str, bool)):
+            frame[column] = str(meta[column])
     frame[SOURCE_COLUMN] = str(csv_path)
     return frame
 

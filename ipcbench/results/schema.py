@@ -17,6 +17,12 @@ Schema history (bump SCHEMA_VERSION and add a line + an ``ADDED_IN`` entry when 
   (``store.upgrade_to_3``). Results ``driver_peak_rss_mib`` (the case driver's peak RSS)
   and ``worker_peak_rss_mib`` (the largest peak RSS among its worker and helper processes;
   empty where workers are threads), from Linux ``/proc``; version-2 files get them empty.
+* 4 -- CPython versions side by side: parameter ``python`` (the interpreter a case ran under
+  with ``--pythons``: '3.12', '3.13t'; '' for the interpreter the run was launched with).
+  Results ``python_version``, ``python_implementation``, ``python_build`` (release, debug,
+  free-threaded), ``gil_enabled`` and ``start_method_default``: the facts of the interpreter
+  that ran the case, from the case driver itself. Version-3 files get ``python`` empty and the
+  facts from their run's metadata (the loader, ``loader.read_run``).
 
 Standard library only, and cheap to import: the driver process imports this module.
 """
@@ -27,7 +33,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Parameter columns: together they identify a case (never a made-up name).
 PARAM_COLUMNS: tuple[str, ...] = (
@@ -37,6 +43,7 @@ PARAM_COLUMNS: tuple[str, ...] = (
     "payload_bytes",
     "payload_kind",
     "start_method",
+    "python",
     "maxsize",
     "producers",
     "consumers",
@@ -63,6 +70,15 @@ PERCENTILE_COLUMNS: dict[str, float] = {
     "lat_p999_us": 99.9,
 }
 
+# What the interpreter that ran a case was (ipcbench.results.interpreter.facts).
+INTERPRETER_COLUMNS: tuple[str, ...] = (
+    "python_version",
+    "python_implementation",
+    "python_build",
+    "gil_enabled",
+    "start_method_default",
+)
+
 COLUMNS: tuple[str, ...] = (
     "schema_version",
     "run_id",
@@ -87,6 +103,7 @@ COLUMNS: tuple[str, ...] = (
     "offered_per_s",
     "driver_peak_rss_mib",
     "worker_peak_rss_mib",
+    *INTERPRETER_COLUMNS,
 )
 
 # How the loader types each numeric column (the rest are strings).
@@ -138,6 +155,7 @@ UNITS: dict[str, str] = {
 ADDED_IN: dict[int, tuple[str, ...]] = {
     2: ("offered_load", "blocked_s", "peak_depth", "retries", "join_latency_us", "offered_per_s"),
     3: ("call", "call_timeout_s", "driver_peak_rss_mib", "worker_peak_rss_mib"),
+    4: ("python", *INTERPRETER_COLUMNS),
 }
 
 STATUSES: tuple[str, ...] = ("ok", "error", "timeout", "crash", "skipped")
@@ -212,7 +230,8 @@ def human_size(n_bytes: int) -> str:
 
 def case_label(params: Mapping[str, Any]) -> str:
     """A case's short label from its parameters (a row or ``Case.params()``), e.g.
-    ``pipe pingpong 64 B bytes fork unpinned``, then ``maxsize=N``, ``PxC`` when more than one
+    ``pipe pingpong 64 B bytes fork unpinned``, the interpreter where one was chosen
+    (``fork py3.12 unpinned``, ``--pythons``), then ``maxsize=N``, ``PxC`` when more than one
     process on a side, ``load=L`` when an offered load is set, the calling style when it is not
     plain blocking (``timeout=0.01s``, ``nowait``)."""
     p = typed_params(params)
@@ -224,6 +243,7 @@ def case_label(params: Mapping[str, Any]) -> str:
         "-" if size is None else human_size(size),
         p["payload_kind"],
         p["start_method"],
+        f"py{p['python']}" if p["python"] else "",
         p["placement"],
         f"maxsize={p['maxsize']}" if p["maxsize"] is not None else "",
         f"{producers}x{consumers}" if producers * consumers > 1 else "",
@@ -295,3 +315,10 @@ class EndMessage(NamedTuple):
 
     status: str
     error: str
+
+
+class TrackerMessage(NamedTuple):
+    """A driver under another interpreter (``--pythons``) started its own resource tracker
+    before leaving the runner's process group: the runner reaps it once it has cleaned up."""
+
+    pid: int

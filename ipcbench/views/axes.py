@@ -65,7 +65,7 @@ def subtitle(meta: Meta, chosen: Mapping[str, str]) -> str:
     """CPU model, Python version, start method and the fixed parameters of a figure."""
     parts = [
         str(meta.get("cpu_model") or "unknown CPU"),
-        f"Python {meta.get('python_version') or '?'}",
+        f"Python {chosen.get('python') or meta.get('python_version') or '?'}",
     ]
     methods = meta.get("start_methods_used")
     if isinstance(methods, (list, tuple)):

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ipcbench.analysis import stats
+from ipcbench.results import interpreter
 
 # ---------------------------------------------------------------------------------------------
 # Statistics (definitions live in ipcbench.analysis.stats)
@@ -50,13 +51,19 @@ def summarize(df: pd.DataFrame, by: Sequence[str], value: str) -> pd.DataFrame:
 _GLOBAL_DIMS = (
     "payload_kind",
     "start_method",
+    "python",
     "placement",
     "payload_bytes",
     "producers",
     "consumers",
 )
 _PER_TRANSPORT_DIMS = ("maxsize", "op", "offered_load", "call", "call_timeout_s")
-_PREFERRED = {"payload_kind": ("bytes",), "placement": ("unpinned",), "call": ("block",)}
+_PREFERRED = {
+    "payload_kind": ("bytes",),
+    "placement": ("unpinned",),
+    "call": ("block",),
+    "python": (interpreter.tag(),),  # --pythons: figures show the launched one, and say so
+}
 
 
 def dim_keys(series: pd.Series) -> pd.Series:

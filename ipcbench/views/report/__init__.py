@@ -4,7 +4,8 @@ Sections: first the decision map (winner or tie group per payload size and shape
 that are significant at both neighbouring sizes, Pipe vs Queue vs Manager ratios: see
 ``advise``), machine metadata, key findings (computed from the data), a recommendation table
 (best transport per pattern, payload size and process count, with its margin and whether the
-margin is significant), put/get calling styles against blocking calls (when measured), with
+margin is significant), put/get calling styles against blocking calls (when measured), CPython
+versions side by side (with --pythons), with
 several machines a Machines section (headline figures per machine, absolute and relative to its
 own raw_pipe floor, and where they or the advice differ), every figure, stability warnings,
 failed cases. Every statement about one machine is one Benjamini-Hochberg family
@@ -15,7 +16,8 @@ is complete).
 
 This module assembles the sections and writes the files (``write_report``); the parts live
 beside it: ``analysis`` (the one tested family), ``findings`` (key-finding sentences),
-``calls`` (the put/get calling styles section), ``startup`` (costs paid once), ``tables``
+``calls`` (the put/get calling styles section), ``pythons`` (CPython versions side by side,
+with --pythons), ``startup`` (costs paid once), ``tables``
 (machine, recommendations, failed cases, stability lines) and ``blocks`` (the block types and
 their HTML and Markdown renderings).
 """
@@ -54,6 +56,7 @@ from ipcbench.views.report.blocks import (
 )
 from ipcbench.views.report.calls import call_blocks
 from ipcbench.views.report.findings import TEST_TEXT, key_findings
+from ipcbench.views.report.pythons import python_blocks
 from ipcbench.views.report.startup import startup_blocks
 from ipcbench.views.report.tables import (
     failed_table,
@@ -218,7 +221,8 @@ def report_blocks(
         Bullets(key_findings(df, analysis)),
         Heading("Recommendations"),
         Paragraph(
-            "Per pattern, payload size, setting (payload kind, start method, placement) and "
+            "Per pattern, payload size, setting (payload kind, start method, Python where "
+            "several were measured, placement) and "
             "producers \u00d7 consumers, floors excluded, by median over ok repeats of the "
             "pattern's primary metric. A channel is named only when it beats every other "
             f"channel of its row ({TEST_TEXT}); otherwise the row lists the tie group: every "
@@ -227,6 +231,7 @@ def report_blocks(
         ),
         recommendations if recommendations.rows else Paragraph("No successful rows to rank."),
         *call_blocks(df, analysis),
+        *python_blocks(df, analysis),
         *startup_blocks(df),
         *(machines_blocks([machine, *others], figures, pngs) if others else []),
         Heading("Figures"),

@@ -5,21 +5,26 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
 
 from ipcbench.analysis import advise, ranking, stats
+from ipcbench.results import interpreter
 from ipcbench.views.slicing import nearest_size
 
 RECOMMEND_PATTERNS: tuple[str, ...] = ("pingpong", "stream", "fan", "taskqueue")
 HEADLINE_PAIRS: tuple[tuple[str, str], ...] = (("pipe", "queue"), ("pipe_bytes", "pipe"))
 
 
-SETTING_DIMS: tuple[str, ...] = ("payload_kind", "start_method", "placement")
-PREFERRED_SETTING: dict[str, str] = {"payload_kind": "bytes", "placement": "unpinned"}
+SETTING_DIMS: tuple[str, ...] = ("payload_kind", "start_method", "python", "placement")
+PREFERRED_SETTING: dict[str, str] = {
+    "payload_kind": "bytes",
+    "placement": "unpinned",
+    "python": interpreter.tag(),  # with --pythons: the sections speak of the launched one
+}
 PROXY_TARGET_BYTES = 64  # Manager dict/list sharing moves small values
 PROXY_MAX_BYTES = 4096
 PLACEMENT_TARGET_BYTES = 64
@@ -30,7 +35,8 @@ CALL_PATTERNS: tuple[str, ...] = ("nowait", "stream", "fan", "taskqueue")
 class Stated:
     """A comparison a finding states, with what it is about (``kind`` and ``about``)."""
 
-    kind: str  # "pair", "floor", "placement", "proxy", "seed", "call", "threads"
+    kind: str  # "pair", "floor", "placement", "proxy", "seed", "call", "threads", "python",
+    # "python_seed"
     group: ranking.Group
     comparison: ranking.Comparison
 
@@ -62,6 +68,8 @@ def analyse(df: pd.DataFrame) -> Analysis:
     pending += [("proxy", g, c) for g, c in _proxy_comparisons(rows)]
     pending += [("call", g, c) for g, c in advise.call_comparisons(rows, CALL_PATTERNS)]
     pending += [("threads", g, c) for g, c in _thread_comparisons(rows)]
+    pending += [("python", g, c) for g, c in python_comparisons(rows)]
+    pending += [("python_seed", g, c) for g, c in python_seed_comparisons(rows)]
     shown = advise.map_groups(groups, advise.map_setting(rows))
     pending += [("seed", g, c) for g, c in advise.seed_comparisons(shown)]
     rankings, adjusted = ranking.rank_groups(groups, [c for _, _, c in pending])
@@ -70,8 +78,9 @@ def analyse(df: pd.DataFrame) -> Analysis:
 
 
 def main_setting(groups: Sequence[ranking.Group]) -> dict[str, str]:
-    """The setting (payload kind, start method, placement) findings speak about: bytes and
-    unpinned when measured, else the most common; the start method most common."""
+    """The setting (payload kind, start method, Python, placement) findings speak about: bytes,
+    unpinned and the running Python when measured, else the most common; the start method
+    most common."""
     chosen: dict[str, str] = {}
     pool = list(groups)
     for dim in SETTING_DIMS:
@@ -239,3 +248,71 @@ def _plain_shape(group: ranking.Group) -> bool:
 
 def _setting_key(group: ranking.Group) -> tuple[str, ...]:
     return tuple(group.get(d) for d in SETTING_DIMS)
+
+
+# --- CPython versions (--pythons) ------------------------------------------------------------
+
+PYTHON_PATTERNS: tuple[str, ...] = ("pingpong", "stream")
+
+
+def version_order(tag: str) -> tuple[int, ...]:
+    """'3.10' after '3.9'; the build suffix ('t', 'd') ignored."""
+    return tuple(int(p) for p in tag.rstrip("td").split(".") if p.isdigit())
+
+
+def python_tags(groups: Iterable[ranking.Group]) -> list[str]:
+    """The interpreters measured (--pythons), oldest first."""
+    return sorted({g.get("python") for g in groups} - {""}, key=version_order)
+
+
+def _version_groups(
+    rows: Sequence[Mapping[str, Any]], floors: bool
+) -> tuple[list[ranking.Group], list[str], dict[str, str]]:
+    """Plain 1 x 1 pingpong/stream groups in the main setting but for the interpreter (which
+    varies); the interpreters; that setting."""
+    found = ranking.groups(rows, list(PYTHON_PATTERNS), floors=floors)
+    tags = python_tags(found)
+    if len(tags) < 2:
+        return [], tags, {}
+    setting = {d: v for d, v in main_setting(found).items() if d != "python"}
+    return [g for g in found if _plain(g, setting) and g.get("python")], tags, setting
+
+
+def python_comparisons(
+    rows: Sequence[Mapping[str, Any]],
+) -> list[tuple[ranking.Group, ranking.Comparison]]:
+    """Every channel (raw floors too) in every plain pingpong/stream group of a newer
+    interpreter against the same channel and group under the oldest one measured. ``first``
+    and ``second`` are 'transport@version'; the group is the newer version's."""
+    found, tags, _ = _version_groups(rows, floors=True)
+    if not found:
+        return []
+    oldest = tags[0]
+    by_key = {g.key: g for g in found}
+    out = []
+    for g in found:
+        version = g.get("python")
+        if version == oldest:
+            continue
+        twin = by_key.get(tuple((d, oldest if d == "python" else v) for d, v in g.key))
+        if twin is None:
+            continue
+        for t in sorted(set(g.values) & set(twin.values)):
+            c = ranking.compare(
+                f"{t}@{version}", g.values[t], f"{t}@{oldest}", twin.values[t], g.higher_is_better
+            )
+            out.append((g, c))
+    return out
+
+
+def python_seed_comparisons(
+    rows: Sequence[Mapping[str, Any]],
+) -> list[tuple[ranking.Group, ranking.Comparison]]:
+    """The seed's question under each interpreter: Queue against Pipe in every plain
+    pingpong/stream group that has both."""
+    found, _, _ = _version_groups(rows, floors=False)
+    return [
+        (g, ranking.compare_in(g, "queue", "pipe"))
+        for g in found
+        if {"queue", "pipe"} <= set(g.values)
+    ]

@@ -7,7 +7,7 @@ import pandas as pd
 
 from ipcbench.analysis import stats
 from ipcbench.views.report.blocks import Block, Heading, Paragraph, Table
-from ipcbench.views.slicing import pattern_rows
+from ipcbench.views.slicing import dim_keys, pattern_rows
 
 STARTUP_TEXT = (
     "Once per process or pool, not per message (startup pattern): Process.start() to the "
@@ -25,14 +25,17 @@ OP_TEXT = {
 
 
 def startup_blocks(df: pd.DataFrame) -> list[Block]:
-    """The section, or nothing without ok startup rows."""
+    """The section, or nothing without ok startup rows. With several interpreters (--pythons)
+    each line is one interpreter's."""
     rows = pattern_rows(df, "startup")
     rows = rows[rows["status"] == "ok"] if "status" in rows else rows
     if rows.empty:
         return []
+    rows = rows.assign(python=dim_keys(rows["python"]) if "python" in rows else "")
+    versions = rows["python"].nunique() > 1
     table = []
-    for (op, method, placement), part in rows.groupby(
-        ["op", "start_method", "placement"], sort=True, dropna=False
+    for (op, method, python, placement), part in rows.groupby(
+        ["op", "start_method", "python", "placement"], sort=True, dropna=False
     ):
         values = [v / 1000 for v in part["lat_p50_us"].dropna()]  # ms
         if not values:
@@ -43,11 +46,13 @@ def startup_blocks(df: pd.DataFrame) -> list[Block]:
             [
                 OP_TEXT.get(str(op), str(op)),
                 str(method),
+                *([str(python)] if versions else []),
                 str(placement),
                 f"{stats.median(values):.3g} ms",
                 f"{iv.lo:.3g} to {iv.hi:.3g} ms ({spread})",
                 str(len(values)),
             ]
         )
-    headers = ["what starts", "start method", "placement", "median", "interval", "repeats"]
+    headers = ["what starts", "start method", *(["Python"] if versions else []), "placement",
+               "median", "interval", "repeats"]  # fmt: skip
     return [Heading("Costs paid once"), Paragraph(STARTUP_TEXT), Table(headers, table)]

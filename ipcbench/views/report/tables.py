@@ -34,6 +34,7 @@ def machine_table(meta: Mapping[str, Any], df: pd.DataFrame) -> Table:
         ("governor", meta.get("governor")),
         ("OS / kernel / arch", _join(meta.get(k) for k in ("os", "kernel", "arch"))),
         ("Python", _join(meta.get(k) for k in ("python_implementation", "python_version"))),
+        ("Pythons measured (--pythons)", _pythons_text(df)),
         ("start methods used", _join(meta.get("start_methods_used") or [], ", ")),
         ("runs (UTC)", _join(meta.get("runs") or [meta.get("timestamp_utc")], ", ")),
         ("ipcbench commit", meta.get("git_commit")),
@@ -44,6 +45,20 @@ def machine_table(meta: Mapping[str, Any], df: pd.DataFrame) -> Table:
         ("result rows", f"{len(df)} ({ok} ok, {len(df) - ok} not ok)"),
     ]
     return Table(["", ""], [[k, str(v)] for k, v in facts if v not in (None, "", [])])
+
+
+def _pythons_text(df: pd.DataFrame) -> str:
+    """'3.10 (CPython 3.10.13, release), 3.11 (...)' when the rows hold several interpreters."""
+    if "python" not in df or "python_version" not in df:
+        return ""
+    found = df[df["python"].astype("string").fillna("") != ""]
+    parts = []
+    for tag, part in found.groupby("python", sort=False):
+        facts = [_mode(part, c) for c in ("python_implementation", "python_version")]
+        build = _mode(part, "python_build")
+        parts.append((str(tag), f"{tag} ({_join(facts)}{', ' + str(build) if build else ''})"))
+    ordered = sorted(parts, key=lambda p: [int(n) for n in p[0].rstrip("td").split(".")])
+    return ", ".join(text for _, text in ordered) if len(ordered) > 1 else ""
 
 
 def _mode(df: pd.DataFrame, column: str) -> Any:
