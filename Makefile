@@ -5,7 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 IPCBENCH := $(BIN)/ipcbench
 
-.PHONY: bench quick test lint setup plots report report-check compare bench-pytest bench-pytest-compare clean-venv
+PYTHONS ?= 3.10,3.11,3.12,3.13
+PYTHONS_SWEEP = --pythons $(PYTHONS) -t pipe,pipe_bytes,queue,simplequeue,manager_queue,raw_pipe,raw_socketpair,memcpy,pickle -p pingpong,stream,startup -s 64,64K,1M
+
+.PHONY: bench bench-pythons quick test lint setup plots report report-check compare bench-pytest bench-pytest-compare clean-venv
 
 setup: $(STAMP)
 
@@ -35,6 +38,12 @@ bench: $(STAMP)  ## the default sweep, then figures and the report for that run
 	    [ "$$status" != 0 ] || status=1; exit $$status; \
 	  fi; \
 	  $(IPCBENCH) report "$$csv"  # writes the figures (PNG + SVG) and the report
+
+# bench-pythons: the same cases under each CPython version of PYTHONS (found on PATH or in
+# ~/.pyenv/versions/; environments cached in ~/.cache/ipcbench/envs), then the report with its
+# "CPython versions" section. Extra flags: BENCH_ARGS.
+bench-pythons: $(STAMP)  ## pingpong/stream/startup under CPython 3.10-3.13 in one run, then the report
+	@$(MAKE) --no-print-directory bench BENCH_ARGS="$(PYTHONS_SWEEP) $(BENCH_ARGS)"
 
 quick: $(STAMP)  ## every transport x pattern on a small grid (about a minute)
 	$(IPCBENCH) run --quick
