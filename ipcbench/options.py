@@ -117,6 +117,51 @@ def _rate(key: str, value: Any) -> str:
     return text
 
 
+AUTO_REPEATS = 0  # Settings.repeats of --repeats auto
+
+
+def _repeats(key: str, value: Any) -> int:
+    """A whole number >= 1, or 'auto' (stored as 0, which also reads back as auto)."""
+    if (isinstance(value, str) and value.strip().lower() == "auto") or value == AUTO_REPEATS:
+        return AUTO_REPEATS
+    return whole(1)(key, value)
+
+
+def _fraction(key: str, value: Any) -> float:
+    """'5%' or 0.05 -> 0.05."""
+    text = str(value).strip()
+    try:
+        number = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise IpcbenchError(
+            f"{_flag(key)}: expected a share such as 5% or 0.05, got {value!r}"
+        ) from None
+    if not 0 < number < 1:
+        raise IpcbenchError(f"{_flag(key)} must be between 0 and 100%, got {value!r}")
+    return number
+
+
+_DURATION_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def _duration(key: str, value: Any) -> float | None:
+    """'15m', '900s', '1h', 900 -> seconds; None: no budget."""
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    number = text.rstrip("smhin")
+    unit = text[len(number) :]
+    try:
+        seconds = float(number) * _DURATION_UNITS[unit]
+    except (ValueError, KeyError):
+        raise IpcbenchError(
+            f"{_flag(key)}: expected a duration such as 15m, 900s or 1h, got {value!r}"
+        ) from None
+    if not 0 < seconds < float("inf"):
+        raise IpcbenchError(f"{_flag(key)} must be a positive duration, got {value!r}")
+    return seconds
+
+
 def _seed(key: str, value: Any) -> int | None:
     return None if value is None else whole(0)(key, value)
 
@@ -230,10 +275,26 @@ OPTIONS: tuple[Option, ...] = (
         "(default: only the Python running ipcbench)", is_list=True,
     ),
     Option(
-        "repeats", "repeats", whole(1), 5,
+        "repeats", "repeats", _repeats, 5,
         "measured repeats per case, each in fresh processes; the sweep runs them in "
-        "rounds, every case once per round in a new shuffled order (default {default})",
+        "rounds, every case once per round in a new shuffled order (default {default}); "
+        "auto: 5 rounds, then more rounds only for the cases not settled (see --precision, "
+        "--max-repeats, --budget)",
         quick=5,
+    ),
+    Option(
+        "precision", "precision", _fraction, "5%",
+        "--repeats auto: a case is precise when its median's 95%% interval is within "
+        "this of the median (default 5%%)",
+    ),
+    Option(
+        "max_repeats", "max_repeats", whole(2), 30,
+        "--repeats auto: at most this many repeats of a case (default {default})",
+    ),
+    Option(
+        "budget", "budget_s", _duration, None,
+        "--repeats auto: stop adding rounds after this much wall time, e.g. 15m, 900s, 1h "
+        "(default: no limit but --max-repeats)",
     ),
     Option(
         "warmups", "warmups", whole(0), 1,

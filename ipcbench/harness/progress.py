@@ -53,6 +53,10 @@ class Progress:
                 flush=True,
             )
 
+    def add(self, n: int) -> None:
+        """n more case runs (--repeats auto: a round for the cases not settled yet)."""
+        self.total += n
+
     def drop(self) -> None:
         """One scheduled case run will not happen (its case failed in an earlier round)."""
         self.total -= 1

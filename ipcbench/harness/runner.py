@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ipcbench.errors import IpcbenchError
-from ipcbench.harness import pythons
+from ipcbench.harness import adaptive, pythons
 from ipcbench.harness.driver import drive
 from ipcbench.harness.progress import Progress
 from ipcbench.harness.resume import ResumeState
@@ -229,6 +229,8 @@ class Runner:
         self._ended: set[Case] = set()  # cases not run again: failed or skipped
         self._envs: dict[str, pythons.Environment] = {}  # python tag -> where its cases run
         self._trackers: set[int] = set()  # resource trackers of exec'd drivers, to reap
+        self._adaptive_lines: list[str] = []  # --repeats auto: what the run reached
+        self._started = time.monotonic()
 
     def run(self) -> RunResult:
         if not self.cases:
@@ -236,6 +238,7 @@ class Runner:
                 "no case applies to the chosen transports and patterns; "
                 "see 'ipcbench list' for what each transport supports"
             )
+        self._started = time.monotonic()  # --budget counts from here
         self._prepare_environments()  # before any file is claimed: a refusal leaves nothing
         paths, schedule = self._open_run()  # refusals first: before any warning or note
         new_run = self.resume is None
@@ -258,13 +261,9 @@ class Runner:
                         if case in self._ended:  # failed or skipped in an earlier round
                             progress.drop()
                             continue
-                        progress.start(self._label(case, repeat))
-                        outcome = self.run_case(case, repeat)
-                        with _deferred_signals():  # a finished case run is written whole
-                            _write_case(writer, paths, outcome)
-                            rows.extend(outcome.rows)
-                            self._note_outcome(outcome)
-                            progress.done(outcome.status, outcome.seconds)
+                        self._run_one(case, repeat, writer, paths, progress, rows)
+                    if self.settings.adaptive:
+                        self._adaptive_rounds(writer, paths, progress, rows)
                 except Interrupted:
                     interrupted = True
         finally:
@@ -274,9 +273,74 @@ class Runner:
             self._reap_trackers(wait_s=2.0)
         previous = self.resume.rows if self.resume is not None else []
         noisy = [self.meta["noise_warning"]] if self.meta.get("noise_warning") else []
-        self.meta["warnings"] = noisy + _stability_warnings([*previous, *rows])
+        stability = _stability_warnings([*previous, *rows])
+        self.meta["warnings"] = noisy + self._adaptive_lines + stability
         self._write_meta(paths, finished=not interrupted)
         return RunResult(paths=paths, rows=rows, interrupted=interrupted)
+
+    def _run_one(
+        self,
+        case: Case,
+        repeat: int,
+        writer: ResultWriter,
+        paths: RunStore,
+        progress: Progress,
+        rows: list[dict[str, Any]],
+    ) -> None:
+        progress.start(self._label(case, repeat))
+        outcome = self.run_case(case, repeat)
+        with _deferred_signals():  # a finished case run is written whole
+            _write_case(writer, paths, outcome)
+            rows.extend(outcome.rows)
+            self._note_outcome(outcome)
+            progress.done(outcome.status, outcome.seconds)
+
+    def _adaptive_rounds(
+        self, writer: ResultWriter, paths: RunStore, progress: Progress, rows: list[dict[str, Any]]
+    ) -> None:
+        """--repeats auto: after the first rounds, one more round at a time for the cases not
+        settled yet (``adaptive.judge``), in a new seeded shuffle each, until every case is
+        settled or at the cap, or the budget (counted from the start of the run; the first
+        rounds always run) is spent; the outcome goes in the metadata."""
+        s = self.settings
+        started = self._started
+        previous = self.resume.rows if self.resume is not None else []
+        repeats = _repeat_counts(self.cases, [*previous, *rows])
+        round_no = s.first_rounds
+        verdicts = adaptive.judge(self._live_cases(), [*previous, *rows], s.precision)
+        while True:
+            pending = [
+                v.case for v in verdicts if not v.settled and repeats.get(v.case, 0) < s.max_repeats
+            ]
+            if not pending or self._over_budget(started):
+                break
+            random.Random(f"{self.seed}-{round_no}").shuffle(pending)
+            progress.add(len(pending))
+            for case in pending:
+                if case in self._ended or self._over_budget(started):
+                    progress.drop()
+                    continue
+                repeat = repeats.get(case, 0)
+                self._run_one(case, repeat, writer, paths, progress, rows)
+                repeats[case] = repeat + 1
+            round_no += 1
+            verdicts = adaptive.judge(self._live_cases(), [*previous, *rows], s.precision)
+        self.meta["adaptive"] = {
+            "precision": s.precision,
+            "max_repeats": s.max_repeats,
+            "budget_s": s.budget_s,
+            "cases": len(verdicts),
+            "settled": sum(v.settled for v in verdicts),
+            "rounds": round_no,
+        }
+        self._adaptive_lines = adaptive.summary_lines(verdicts, s.max_repeats, s.precision)
+
+    def _live_cases(self) -> list[Case]:
+        return [c for c in self.cases if c not in self._ended]
+
+    def _over_budget(self, started: float) -> bool:
+        budget = self.settings.budget_s
+        return budget is not None and time.monotonic() - started >= budget
 
     def _prepare_environments(self) -> None:
         """An environment per interpreter of --pythons (built or reused from the cache)."""
@@ -323,6 +387,8 @@ class Runner:
             print(f"warning: {warning}", file=sys.stderr, flush=True)
 
     def _label(self, case: Case, repeat: int) -> str:
+        if self.settings.adaptive:
+            return f"{case.label()} [repeat {repeat + 1}, auto]"
         if self.settings.repeats == 1:
             return case.label()
         return f"{case.label()} [repeat {repeat + 1}/{self.settings.repeats}]"
@@ -339,7 +405,7 @@ class Runner:
     def _open_run(self) -> tuple[RunStore, list[tuple[Case, int]]]:
         """The run's files (checked writable up front) and its schedule; when resuming, the
         existing files and only the case runs missing from them."""
-        order = schedule(self.cases, self.settings.repeats, self.seed)
+        order = schedule(self.cases, self.settings.first_rounds, self.seed)
         if self.resume is None:
             folder = prepare_out_dir(self.settings.out_dir, self.machine_id)  # refusals first
             self._warn_if_noisy()
@@ -531,6 +597,18 @@ class ExecDriver:
         if self.popen.returncode is not None and self.sentinel >= 0:
             os.close(self.sentinel)
             self.sentinel = -1
+
+
+def _repeat_counts(cases: list[Case], rows: list[dict[str, Any]]) -> dict[Case, int]:
+    """Per case, the number of its next repeat: one more than its highest so far."""
+    from ipcbench.results.schema import case_key
+
+    highest: dict[tuple[str, ...], int] = {}
+    for row in rows:
+        key = case_key(row)
+        highest[key] = max(highest.get(key, -1), int(float(row.get("repeat") or 0)))
+    keys = {case: case_key(case.params()) for case in cases}
+    return {case: highest[key] + 1 for case, key in keys.items() if key in highest}
 
 
 def schedule(cases: list[Case], repeats: int, seed: int) -> list[tuple[Case, int]]:

@@ -31,7 +31,10 @@ class Settings:
     rates: tuple[str, ...]  # () = the rate pattern's grid
     calls: tuple[str, ...]  # () = the pattern's calling styles (block; all three for nowait)
     call_timeouts: tuple[float, ...]  # () = catalogue.DEFAULT_CALL_TIMEOUTS
-    repeats: int
+    repeats: int  # 0: --repeats auto (adaptive.MIN_ROUNDS, then rounds for unsettled cases)
+    precision: float  # --repeats auto: relative half-width of the median's interval to reach
+    max_repeats: int  # --repeats auto: the cap
+    budget_s: float | None  # --repeats auto: no new round after this much wall time
     warmups: int
     target_time_s: float
     timeout_s: float
@@ -43,6 +46,17 @@ class Settings:
     quick: bool
     pythons: tuple[str, ...] = ()  # () = the interpreter running ipcbench, in a forked driver
     faults: tuple[str, ...] = field(default=())  # tests only: inject a fault into every case
+
+    @property
+    def adaptive(self) -> bool:
+        return self.repeats == 0
+
+    @property
+    def first_rounds(self) -> int:
+        """Rounds every case gets: --repeats, or the minimum of --repeats auto."""
+        from ipcbench.harness.adaptive import MIN_ROUNDS
+
+        return min(MIN_ROUNDS, self.max_repeats) if self.adaptive else self.repeats
 
     def config(self) -> dict[str, Any]:
         """JSON-ready settings, stored in the run's metadata (resume compares these): the
