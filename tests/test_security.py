@@ -25,7 +25,14 @@ UNPICKLERS = {"pickle", "cPickle", "_pickle", "marshal", "shelve", "dill", "clou
 # The in-process pickle floor unpickles the payload it pickled itself a moment before.
 # pickles this process or its own worker just made (the pickle floor; pipe_oob's messages
 # from its own child, as Connection.recv unpickles them)
-OWN_DATA_UNPICKLING = {"transports/inprocess.py", "transports/pipe_oob.py"}
+OWN_DATA_UNPICKLING = {
+    "transports/inprocess.py",
+    "transports/pipe_oob.py",
+    "harness/exec_driver.py",
+}
+# --pythons: the runner pickles a case for the driver it execs; the driver unpickles it from its
+# own stdin (a pipe from its parent), never from a file
+OWN_PIPE_PICKLING = {"harness/runner.py", "harness/exec_driver.py"}
 
 
 def _modules(names: tuple[str, ...] | None = None) -> list[Path]:
@@ -59,6 +66,8 @@ def _calls(tree: ast.AST) -> list[tuple[str, ast.Call]]:
 def test_file_readers_never_unpickle_or_evaluate() -> None:
     offenders = []
     for path in _modules(READERS):
+        if path.relative_to(PACKAGE).as_posix() in OWN_PIPE_PICKLING:
+            continue
         tree = ast.parse(path.read_text(), str(path))
         for node in ast.walk(tree):
             if isinstance(node, ast.Import | ast.ImportFrom):
