@@ -4,7 +4,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from ipcbench.cli.common import EPILOG, SubParsers, add_command, add_out_argument
@@ -68,7 +72,14 @@ def main(args: argparse.Namespace) -> int:
         runner = Runner(resume_settings(state, options), resume=state)
     else:
         runner = Runner(build_settings(options))
-    result = runner.run()
+    with _later_signals_ignored_once_interrupted():
+        result = runner.run()
+    if result.interrupted:
+        # the rest is the last words and exit (bounded); a second Ctrl-C must not cut it short
+        # with a KeyboardInterrupt or, during interpreter shutdown, a kill by SIGINT (which
+        # resets Python-level handlers to the default there, but keeps SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if not runner.settings.quiet:
         print(format_summary(result.rows))
         # one line per (cause, pattern), worst first: a reader acts on a few lines, not 500
@@ -86,6 +97,32 @@ def main(args: argparse.Namespace) -> int:
         )
     print(f"results: {result.paths.csv}")
     return 130 if result.interrupted else 0
+
+
+@contextlib.contextmanager
+def _later_signals_ignored_once_interrupted() -> Iterator[None]:
+    """Handlers the runner restores when its sweep ends: once a signal has ended the run, any
+    further one (say the second of two quick Ctrl-C) is ignored, also in the instant between
+    that restore and the SIG_IGN the caller sets; before that, SIGINT is KeyboardInterrupt
+    and SIGTERM ends the process, as without them."""
+    from ipcbench.harness.runner import interrupted_by_signal
+
+    def handler(signum: int, frame: Any) -> None:
+        if interrupted_by_signal():
+            return
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    old_int = signal.signal(signal.SIGINT, handler)
+    old_term = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        if not interrupted_by_signal():
+            signal.signal(signal.SIGINT, old_int)
+            signal.signal(signal.SIGTERM, old_term)
 
 
 def _warnings(result: Any) -> list[str]:

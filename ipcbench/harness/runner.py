@@ -167,6 +167,11 @@ def _interruptible() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old_term)
 
 
+def interrupted_by_signal() -> bool:
+    """Whether the current (or last) run was ended by SIGINT/SIGTERM."""
+    return _signals.fired
+
+
 def _deferred_signals(hold: bool = False) -> contextlib.AbstractContextManager[None]:
     return _signals.deferred(hold)
 
