@@ -16,8 +16,9 @@ import pytest
 from conftest import leftover_processes, run_with_fault
 
 from ipcbench import transports
+from ipcbench.measure.patterns import fan as fan_module
 from ipcbench.measure.patterns.base import Placement
-from ipcbench.measure.patterns.fan import STALL_S, Fan
+from ipcbench.measure.patterns.fan import Fan
 from ipcbench.params import Case
 from ipcbench.wire import fan_seq
 
@@ -100,10 +101,20 @@ def _pair_session(transport: str) -> Fan:
     return Fan(case, transports.get(transport)(), ctx, Placement(None, None))
 
 
+# fan's STALL_S while a worker is stopped here (set before the children fork, so they have it
+# too), and the wait is three of it: pipe pairs have no stall clock (an end marker names a
+# loss), and a stall verdict, should one come, would have come by then. 2 s of STALL_S would
+# make that wait 6 s per role.
+PAIR_STALL_S = 0.5
+
+
 @pytest.mark.parametrize("role", ["produce", "consume"])
-def test_a_stopped_worker_on_a_pipe_pair_fan_is_not_a_loss(role: str) -> None:
+def test_a_stopped_worker_on_a_pipe_pair_fan_is_not_a_loss(
+    monkeypatch: pytest.MonkeyPatch, role: str
+) -> None:
     """A stopped (SIGSTOP) producer or consumer: the batch waits (the watchdog's to judge),
     with no loss verdict however long it lasts; once it goes on, every message arrives."""
+    monkeypatch.setattr(fan_module, "STALL_S", PAIR_STALL_S)
     session = _pair_session("pipe")
     session.start()
     try:
@@ -114,7 +125,7 @@ def test_a_stopped_worker_on_a_pipe_pair_fan_is_not_a_loss(role: str) -> None:
         try:
             runner = threading.Thread(target=lambda: outcome.append(_try(session, 2000)))
             runner.start()
-            runner.join(3 * STALL_S)  # a stall verdict would have come by now
+            runner.join(3 * PAIR_STALL_S)  # a stall verdict would have come by now
             assert runner.is_alive() and not outcome, outcome
         finally:
             os.kill(pid, signal.SIGCONT)

@@ -122,6 +122,7 @@ def test_sweep_under_fork(run_sweep: Any) -> None:
         producers="2",
         consumers="2",
         start_methods="fork",
+        repeats=1,  # every case once (rounds are tested in test_rounds.py)
     )
     assert {(r["pattern"], r["payload_bytes"], r["status"]) for r in rows} == {
         (p, s, "ok") for p in ("pingpong", "stream", "fan") for s in (64, 70 * 1024)

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,10 +67,32 @@ def results_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@dataclass(frozen=True)
+class CommandRun:
+    """``ipcbench report RESULTS --out OUT`` run once for the module: what it wrote, and the
+    result files (CSV) just before and just after it."""
+
+    out: Path
+    files: report.ReportFiles
+    before: dict[Path, bytes]
+    after: dict[Path, bytes]
+
+
 @pytest.fixture(scope="module")
-def written(results_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> report.ReportFiles:
-    (machine,) = plots.load_machines([results_dir])
-    return report.write_report(machine, tmp_path_factory.mktemp("report"))
+def command_run(results_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> CommandRun:
+    out = tmp_path_factory.mktemp("report") / "r"  # not there yet: the command makes it
+    before = csv_bytes(results_dir)
+    assert cli.main(["report", str(results_dir), "--out", str(out)]) == 0
+    after = csv_bytes(results_dir)
+    figures = sorted(p for p in out.iterdir() if p.suffix in (".png", ".svg"))
+    files = report.ReportFiles(out / report.HTML_NAME, out / report.MARKDOWN_NAME, figures)
+    return CommandRun(out, files, before, after)
+
+
+@pytest.fixture(scope="module")
+def written(command_run: CommandRun) -> report.ReportFiles:
+    """The module's one report of results_dir (the tests only read it): the command's."""
+    return command_run.files
 
 
 # --- report contents ------------------------------------------------------------------------
@@ -182,13 +205,11 @@ def csv_bytes(root: Path) -> dict[Path, bytes]:
 
 
 def test_report_command_writes_into_out_and_leaves_results_alone(
-    results_dir: Path, tmp_path: Path
+    command_run: CommandRun,
 ) -> None:
-    before = csv_bytes(results_dir)
-    assert cli.main(["report", str(results_dir), "--out", str(tmp_path / "r")]) == 0
-    assert (tmp_path / "r" / "report.html").is_file()
-    assert (tmp_path / "r" / "report.md").is_file()
-    assert csv_bytes(results_dir) == before
+    assert (command_run.out / "report.html").is_file()
+    assert (command_run.out / "report.md").is_file()
+    assert command_run.before and command_run.after == command_run.before
 
 
 def test_plot_command_draws_the_chosen_figures(results_dir: Path, tmp_path: Path) -> None:
@@ -562,8 +583,12 @@ def test_decision_map_and_recommendations_agree(exact: pd.DataFrame) -> None:
 
 
 def test_report_of_several_machines_finds_exactly_the_injected_differences(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Each machine's own figures (plots.render: one machine's rows, the same with or without
+    # others) are drawn in `written`; here only the figures of several machines (comparison,
+    # machines) and the decision map, 9 figures instead of 24.
+    monkeypatch.setattr(plots, "render", lambda *args, **kwargs: {})
     fa.write_machine(tmp_path / "res", "base")
     fa.write_machine(tmp_path / "res", "slow_all", factor=1.5)
     fa.write_machine(tmp_path / "res", "slow_queue", transport_factors={"queue": 1.3})
