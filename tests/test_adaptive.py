@@ -90,9 +90,14 @@ def test_rounds_are_added_only_for_unsettled_cases_up_to_the_cap(tmp_path: Path)
     assert any("2 cases reached the cap of 7 repeats" in w for w in meta["warnings"])
 
 
-def test_settled_cases_stop_at_the_first_rounds(tmp_path: Path) -> None:
+def test_settled_cases_stop_at_the_first_rounds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every interval within the precision, whatever the machine's noise (a busy CPU can put a
+    # repeat at 3x the median): settled is the judge's call, tested on crafted rows above
+    monkeypatch.setattr(adaptive, "relative_half_width", lambda values: 0.0)
     settings = build_settings(
-        {**FAST, "repeats": "auto", "precision": "99%", "transports": "memcpy",
+        {**FAST, "repeats": "auto", "precision": "5%", "transports": "memcpy",
          "patterns": "stream", "sizes": "64", "out": str(tmp_path)}
     )  # fmt: skip
     rows = Runner(settings).run().rows

@@ -14,6 +14,7 @@ import pytest
 from ipcbench.measure.memory import largest_peak_rss_mib, peak_rss_mib
 from ipcbench.results import loader
 from ipcbench.results.schema import ADDED_IN, COLUMNS
+from ipcbench.results.store import read_rows
 
 MEMORY_COLUMNS = ("driver_peak_rss_mib", "worker_peak_rss_mib")
 linux_only = pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
@@ -114,3 +115,30 @@ def test_version_2_file_loads_with_memory_columns_empty(tmp_path: Path) -> None:
         assert column in frame.columns
         assert frame[column].isna().all()
         assert frame[column].dtype.kind == "f"
+
+
+# --- the run's own time and memory ------------------------------------------------------------
+
+
+def test_run_metadata_says_where_its_time_went_and_the_runner_peak(tmp_path: Path) -> None:
+    """meta.time_use: the measured batches' sum (the rows' elapsed_s) of the run's wall time,
+    and the runner's peak RSS; the run's end prints the share."""
+    import json
+
+    done = subprocess.run(
+        [sys.executable, "-m", "ipcbench", "run", "-t", "memcpy,raw_pipe", "-p", "stream",
+         "-s", "64", "--repeats", "2", "--warmups", "0", "--target-time", "0.05",
+         "-o", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (meta_path,) = tmp_path.rglob("*.meta.json")
+    use = json.loads(meta_path.read_text())["time_use"]
+    rows = read_rows(next(tmp_path.rglob("*.csv")))
+    timed_s = sum(float(r["elapsed_s"]) for r in rows)
+    assert use["timed_s"] == pytest.approx(timed_s, abs=0.002)
+    assert 4 * 0.05 * 0.5 < use["timed_s"] < use["wall_s"]
+    assert use["timed_share"] == pytest.approx(use["timed_s"] / use["wall_s"], abs=0.001)
+    assert f"{use['timed_share']:.0%} of it inside the timed batches" in done.stdout
+    if os.path.exists("/proc/self/status"):
+        assert 10 < use["runner_peak_rss_mib"] < 2000

@@ -88,6 +88,7 @@ def main(args: argparse.Namespace) -> int:
             print(f"warning: {warning}", file=sys.stderr)
         if warnings:
             print(f"... every case's warning: {result.paths.meta}", file=sys.stderr)
+        print(_time_use_line(runner.meta.get("time_use", {})))
     if result.interrupted:  # said first: stdout may be a pipe already closed by the Ctrl-C
         print(
             "interrupted: the CSV holds every case finished so far; continue with "
@@ -123,6 +124,12 @@ def _later_signals_ignored_once_interrupted() -> Iterator[None]:
         if not interrupted_by_signal():
             signal.signal(signal.SIGINT, old_int)
             signal.signal(signal.SIGTERM, old_term)
+
+
+def _time_use_line(use: dict[str, Any]) -> str:
+    wall_s, share = use.get("wall_s") or 0.0, use.get("timed_share")
+    inside = "" if share is None else f", {share:.0%} of it inside the timed batches"
+    return f"time: {wall_s:.0f} s{inside}"
 
 
 def _warnings(result: Any) -> list[str]:

@@ -35,6 +35,7 @@ from ipcbench.harness.progress import Progress
 from ipcbench.harness.resume import ResumeState
 from ipcbench.harness.settings import Settings
 from ipcbench.harness.sweep import expand
+from ipcbench.measure.memory import peak_rss_mib
 from ipcbench.params import Case
 from ipcbench.results import interpreter, metadata
 from ipcbench.results.schema import SCHEMA_VERSION, EndMessage, RowMessage, TrackerMessage
@@ -67,6 +68,19 @@ class RunResult:
     paths: RunStore
     rows: list[dict[str, Any]]
     interrupted: bool = False
+
+
+def time_use(rows: list[dict[str, Any]], wall_s: float) -> dict[str, float | None]:
+    """Where this invocation's wall time went: ``timed_s`` is the sum of the measured batches
+    (the rows' ``elapsed_s``), the rest is process start, calibration, warm-up, cleanup and
+    bookkeeping; and the runner's own peak RSS (flat however many repeats or messages)."""
+    timed_s = sum(float(r["elapsed_s"]) for r in rows if r.get("elapsed_s"))
+    return {
+        "wall_s": round(wall_s, 3),
+        "timed_s": round(timed_s, 3),
+        "timed_share": round(timed_s / wall_s, 4) if wall_s > 0 else None,
+        "runner_peak_rss_mib": peak_rss_mib(),
+    }
 
 
 def prepare_out_dir(out_dir: str, machine_id: str) -> Path:
@@ -280,6 +294,7 @@ class Runner:
         noisy = [self.meta["noise_warning"]] if self.meta.get("noise_warning") else []
         stability = _stability_warnings([*previous, *rows])
         self.meta["warnings"] = noisy + self._adaptive_lines + stability
+        self.meta["time_use"] = time_use(rows, time.monotonic() - self._started)
         self._write_meta(paths, finished=not interrupted)
         return RunResult(paths=paths, rows=rows, interrupted=interrupted)
 
