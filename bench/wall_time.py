@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import tempfile
 import time
 from typing import Any
@@ -57,6 +58,7 @@ def instrument(timings: Timings) -> None:
         timings.current = (case.pattern, case.transport)
         timings.runs[timings.current] += 1
         timings.started = timings.row_at = time.monotonic()
+        os.environ["IPCBENCH_FORKED_AT"] = repr(timings.started)  # read by the forked driver
         return run_case(self, case, repeat)
 
     def timed_handle(self: Runner, msg: Any, outcome: Any) -> bool:
@@ -83,6 +85,111 @@ def instrument(timings: Timings) -> None:
     Runner._handle = timed_handle  # type: ignore[method-assign]
     runner_mod._end_group = timed_end_group
     runner_mod._write_case = timed_write_case  # type: ignore[assignment]
+
+
+DRIVER_PHASES = ("fork", "open+start", "calibrate", "warm-up", "gc", "batch", "memory", "close")
+
+
+def instrument_drivers(log_path: str) -> None:
+    """Wrap the driver's steps (in the forked drivers: the wrappers are inherited); each
+    driver appends one JSON line of seconds per step to ``log_path`` as it ends."""
+    import json
+
+    from ipcbench.harness import driver as driver_mod
+
+    marks: dict[str, float] = {}
+    drive, open_session, calibrate = (
+        runner_mod.drive,
+        driver_mod._open_session,
+        driver_mod.calibrate,
+    )
+    memory_fields, close, row_fields = (
+        driver_mod.memory_fields,
+        driver_mod._close,
+        driver_mod.row_fields,
+    )
+    real_gc = driver_mod.gc
+
+    class TimedGc:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real_gc, name)
+
+        def collect(self) -> int:
+            marks["gc"] = time.monotonic()
+            found = real_gc.collect()
+            marks["gc end"] = time.monotonic()
+            return found
+
+    def timed_drive(*args: Any, **kwargs: Any) -> None:
+        marks.clear()
+        marks["enter"] = time.monotonic()
+        marks["forked"] = float(os.environ.get("IPCBENCH_FORKED_AT", "nan"))
+        drive(*args, **kwargs)
+
+    def timed_open(case: Any) -> Any:
+        session = open_session(case)
+        marks["opened"] = time.monotonic()
+        return session
+
+    def timed_calibrate(*args: Any) -> int:
+        n = calibrate(*args)
+        marks["calibrated"] = time.monotonic()
+        return n
+
+    def timed_row_fields(case: Any, m: Any, *args: Any) -> Any:
+        marks["batch_s"] = m.elapsed_ns / 1e9
+        marks["row"] = time.monotonic()
+        return row_fields(case, m, *args)
+
+    def timed_memory(session: Any) -> Any:
+        found = memory_fields(session)
+        marks["memory end"] = time.monotonic()
+        return found
+
+    def timed_close(session: Any, graceful: bool) -> None:
+        t0 = time.monotonic()
+        close(session, graceful)
+        if "row" not in marks:
+            return
+        opened = marks["opened"]
+        warm_from = marks.get("calibrated", opened)
+        phases = {
+            "fork": marks["enter"] - marks["forked"],
+            "open+start": opened - marks["enter"],
+            "calibrate": warm_from - opened,
+            "warm-up": marks["gc"] - warm_from,
+            "gc": marks["gc end"] - marks["gc"],
+            "batch": marks["batch_s"],
+            "memory": marks["memory end"] - marks["row"],
+            "close": time.monotonic() - t0,
+        }
+        with open(log_path, "a") as fh:
+            fh.write(json.dumps(phases) + "\n")
+
+    runner_mod.drive = timed_drive
+    driver_mod._open_session = timed_open
+    driver_mod.calibrate = timed_calibrate
+    driver_mod.gc = TimedGc()  # type: ignore[assignment]
+    driver_mod.row_fields = timed_row_fields
+    driver_mod.memory_fields = timed_memory
+    driver_mod._close = timed_close
+
+
+def _driver_table(log_path: str) -> list[str]:
+    import json
+    import math
+
+    totals: dict[str, float] = collections.defaultdict(float)
+    n = 0
+    with open(log_path) as fh:
+        for line in fh:
+            n += 1
+            for phase, seconds in json.loads(line).items():
+                if not math.isnan(seconds):
+                    totals[phase] += seconds
+    out = [f"inside the drivers ({n} ok case runs; ms per case run)"]
+    out += [f"  {p:<12} {1000 * totals[p] / max(1, n):8.1f}" for p in DRIVER_PHASES]
+    return out
 
 
 def _table(timings: Timings, index: int) -> list[str]:
@@ -112,6 +219,9 @@ def main() -> None:
 
     timings = Timings()
     instrument(timings)
+    fd, log_path = tempfile.mkstemp(prefix="ipcbench-phases-", suffix=".jsonl")
+    os.close(fd)
+    instrument_drivers(log_path)
     with tempfile.TemporaryDirectory() as out:
         flags = args.run_flags or ["--quick"]
         t0 = time.monotonic()
@@ -136,6 +246,8 @@ def main() -> None:
     print("\n".join(_table(timings, 0)))
     print("by transport")
     print("\n".join(_table(timings, 1)))
+    print("\n".join(_driver_table(log_path)))
+    os.unlink(log_path)
 
 
 if __name__ == "__main__":
