@@ -298,7 +298,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "warmups", "warmups", whole(0), 1,
-        "warm-up batches (a quarter of the measured one) before each repeat (default {default})",
+        "warm-up batches (a quarter of the measured one, at most 10 ms) before each repeat "
+        "(default {default})",
         quick=1,
     ),
     Option(

@@ -283,19 +283,28 @@ def _remember(session: Session) -> None:
     _current["session"] = session
 
 
-def warmup_messages(n_messages: int) -> int:
-    """A warm-up batch: a quarter of the measured one (its caches, pages and feeder threads
-    are what matter, not its length)."""
-    return max(1, n_messages // 4)
+WARMUP_MAX_S = 0.01  # a warm-up batch lasts at most about this long
+
+
+def warmup_messages(n_messages: int, target_time_s: float) -> int:
+    """A warm-up batch: a quarter of the measured one, and no more than ``WARMUP_MAX_S`` of
+    it (``n_messages`` take about ``target_time_s``). What it is for is the first use of the
+    caches, pages, feeder threads and buffers of these processes, not its length: a warm-up of
+    a quarter (25 ms at the default 0.1 s) and of 10 ms gave the same figures within noise
+    (bench/warmup_ab.py), and 10 ms is ~15 % more of a sweep's wall time inside the clock."""
+    by_time = math.ceil(n_messages * WARMUP_MAX_S / target_time_s) if target_time_s > 0 else 1
+    return max(1, min(n_messages // 4, by_time))
 
 
 def _measure(session: Session, case: Case, settings: Settings, report: Any, rnd: Round) -> None:
     n = rnd.n_messages
+    warmups = settings.warmups
     if n is None:
         limit = max_messages(case, settings)
         n = calibrate(session.run, settings.target_time_s * 1e9, settings.min_messages, limit)
-    for _ in range(settings.warmups):
-        session.run(warmup_messages(n))
+        warmups = 0  # calibration just ran these processes, its last batch >= 1/8 of the target
+    for _ in range(warmups):
+        session.run(warmup_messages(n, settings.target_time_s))
     gc.collect()  # untimed: what setup and warm-up left is not collected inside the clock
     m = session.run(n)
     fields = row_fields(case, m, case.payload_bytes, session.wire_bytes)
