@@ -75,7 +75,7 @@ bench-pytest-compare: $(STAMP)
 	$(BIN)/pytest-benchmark --storage results/pytest-benchmark compare --group-by=group --columns=min,median,mean,stddev
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
 
 lint: $(STAMP)  ## ruff (lint + format) and mypy, as configured in pyproject.toml
 	$(BIN)/ruff check ipcbench tests bench

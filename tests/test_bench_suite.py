@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -27,9 +28,13 @@ FASTER_FIFO_TESTS = 7 + 1  # queue calls + 64 B round trip
 
 
 def _pytest(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    # not an xdist worker (make test runs the suite in 2): pytest-benchmark would take the
+    # inherited PYTEST_XDIST_WORKER for its own and turn autosave off
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=timeout,
