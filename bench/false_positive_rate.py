@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from ipcbench.analysis.compare import MIN_EFFECT, compare
 from ipcbench.results.loader import load
 from ipcbench.results.schema import LATENCY_COLUMNS
+from ipcbench.results.store import RunStore
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -109,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _time_use(csv_path: Path) -> str:
     """The run's wall time and its share inside timed batches, from its metadata."""
-    meta = csv_path.with_name(csv_path.name.removesuffix(".csv") + ".meta.json")
+    meta = RunStore.for_csv(csv_path).meta
     if not meta.is_file():
         return "no run metadata (a folder, or a run from before time_use)"
     found = json.loads(meta.read_text())

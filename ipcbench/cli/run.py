@@ -74,12 +74,6 @@ def main(args: argparse.Namespace) -> int:
         runner = Runner(build_settings(options))
     with _later_signals_ignored_once_interrupted():
         result = runner.run()
-    if result.interrupted:
-        # the rest is the last words and exit (bounded); a second Ctrl-C must not cut it short
-        # with a KeyboardInterrupt or, during interpreter shutdown, a kill by SIGINT (which
-        # resets Python-level handlers to the default there, but keeps SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if not runner.settings.quiet:
         print(format_summary(result.rows))
         # one line per (cause, pattern), worst first: a reader acts on a few lines, not 500
@@ -103,9 +97,11 @@ def main(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _later_signals_ignored_once_interrupted() -> Iterator[None]:
     """Handlers the runner restores when its sweep ends: once a signal has ended the run, any
-    further one (say the second of two quick Ctrl-C) is ignored, also in the instant between
-    that restore and the SIG_IGN the caller sets; before that, SIGINT is KeyboardInterrupt
-    and SIGTERM ends the process, as without them."""
+    further one (say the second of two quick Ctrl-C) is ignored, and after the run SIG_IGN
+    takes over until exit: the last words must not be cut short by a KeyboardInterrupt or,
+    during interpreter shutdown (which resets Python-level handlers to the default but keeps
+    SIG_IGN), a kill by SIGINT. Before a signal, SIGINT is KeyboardInterrupt and SIGTERM ends
+    the process, as without these handlers."""
     from ipcbench.harness.runner import interrupted_by_signal
 
     def handler(signum: int, frame: Any) -> None:
@@ -121,9 +117,9 @@ def _later_signals_ignored_once_interrupted() -> Iterator[None]:
     try:
         yield
     finally:
-        if not interrupted_by_signal():
-            signal.signal(signal.SIGINT, old_int)
-            signal.signal(signal.SIGTERM, old_term)
+        interrupted = interrupted_by_signal()
+        signal.signal(signal.SIGINT, signal.SIG_IGN if interrupted else old_int)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN if interrupted else old_term)
 
 
 def _time_use_line(use: dict[str, Any]) -> str:

@@ -291,7 +291,8 @@ def warmup_messages(n_messages: int, target_time_s: float) -> int:
     it (``n_messages`` take about ``target_time_s``). What it is for is the first use of the
     caches, pages, feeder threads and buffers of these processes, not its length: a warm-up of
     a quarter (25 ms at the default 0.1 s) and of 10 ms gave the same figures within noise
-    (bench/warmup_ab.py), and 10 ms is ~15 % more of a sweep's wall time inside the clock."""
+    (bench/warmup_ab.py), and the shorter one leaves more of a sweep's wall time inside the
+    clock."""
     by_time = math.ceil(n_messages * WARMUP_MAX_S / target_time_s) if target_time_s > 0 else 1
     return max(1, min(n_messages // 4, by_time))
 

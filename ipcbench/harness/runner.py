@@ -73,7 +73,7 @@ class RunResult:
 def time_use(rows: list[dict[str, Any]], wall_s: float) -> dict[str, float | None]:
     """Where this invocation's wall time went: ``timed_s`` is the sum of the measured batches
     (the rows' ``elapsed_s``), the rest is process start, calibration, warm-up, cleanup and
-    bookkeeping; and the runner's own peak RSS (flat however many repeats or messages)."""
+    bookkeeping; and the runner's own peak RSS."""
     timed_s = sum(float(r["elapsed_s"]) for r in rows if r.get("elapsed_s"))
     return {
         "wall_s": round(wall_s, 3),
