@@ -219,8 +219,9 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "sizes", "sizes", each(_size), [],
-        "payload sizes, e.g. 64,4K,1MiB,16M (default: 8 B to 16 MiB, about powers of 4; "
-        "1 KiB for the many-process patterns)", is_list=True, short="-s",
+        "payload sizes, e.g. 64,4K,1MiB,16M (default: 8 B to 8 MiB in steps of x16; --full: "
+        "8 B to 16 MiB, about powers of 4; 1 KiB for the many-process patterns)",
+        is_list=True, short="-s",
     ),
     Option(
         "payload_kinds", "payload_kinds", choices("payload kind", lambda: PAYLOAD_KINDS),
@@ -240,17 +241,19 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "producers", "producers", each(whole(1)), [],
-        "producer processes for fan/taskqueue, writers for shared_state (default 1,2,4,8)",
+        "producer processes for fan/taskqueue, writers for shared_state (default 1,2,4; "
+        "--full 1,2,4,8)",
         is_list=True,
     ),
     Option(
         "consumers", "consumers", each(whole(1)), [],
-        "consumer processes for fan/taskqueue (default 1,2,4,8)", is_list=True,
+        "consumer processes for fan/taskqueue (default 1,2,4; --full 1,2,4,8)", is_list=True,
     ),
     Option(
         "rates", "rates", each(_rate), [],
         "offered loads for the rate pattern: msgs/s (20000) or a share of the measured "
-        "maximum (50%%); default 10%%,25%%,50%%,75%%,90%%,100%%,110%%", is_list=True,
+        "maximum (50%%); default 10%%,50%%,90%%,110%%; --full 10%%,25%%,50%%,75%%,90%%,"
+        "100%%,110%%", is_list=True,
     ),
     Option(
         "calls", "calls", _calls, [],
@@ -275,7 +278,7 @@ OPTIONS: tuple[Option, ...] = (
         "(default: only the Python running ipcbench)", is_list=True,
     ),
     Option(
-        "repeats", "repeats", _repeats, 5,
+        "repeats", "repeats", _repeats, 7,
         "measured repeats per case, each in fresh processes; the sweep runs them in "
         "rounds, every case once per round in a new shuffled order (default {default}); "
         "auto: 5 rounds, then more rounds only for the cases not settled (see --precision, "
@@ -318,8 +321,13 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "quick", "quick", lambda key, value: bool(value), False,
-        "small grid: 64 B, 4 KiB, 256 KiB (1 KiB for many-process patterns), short "
-        "target time", switch=True,
+        "small grid: 64 B and 64 KiB (4 KiB for many-process patterns, at 2 x 2 "
+        "processes), short target time; every transport x pattern", switch=True,
+    ),
+    Option(
+        "full", "full", lambda key, value: bool(value), False,
+        "fine grid: sizes 8 B to 16 MiB about powers of 4, 1-8 processes a side, 7 offered "
+        "loads (about 2.5x the default sweep's cases)", switch=True,
     ),
     Option(
         "out", "out_dir", lambda key, value: str(value), "results",

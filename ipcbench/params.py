@@ -25,8 +25,12 @@ _UNITS = {
 }
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
-# 8 B .. 16 MiB, about powers of 4.
-DEFAULT_SIZES: tuple[int, ...] = (
+# The default sweep: 8 B .. 8 MiB in steps of x16, every other size of the --full grid (so
+# default and full runs, and runs from before this grid, share sizes in compare), sized so
+# that its repeats fit in about 15 minutes on 2 vCPUs (README: "Why this grid").
+DEFAULT_SIZES: tuple[int, ...] = (8, 128, 2048, 32768, 524288, 8388608)
+# --full: 8 B .. 16 MiB, about powers of 4.
+FULL_SIZES: tuple[int, ...] = (
     8,
     32,
     128,
@@ -40,7 +44,7 @@ DEFAULT_SIZES: tuple[int, ...] = (
     8388608,
     16777216,
 )
-QUICK_SIZES: tuple[int, ...] = (64, 4096, 262144)
+QUICK_SIZES: tuple[int, ...] = (64, 65536)
 # Pattern-specific grids (counts, maxsizes, rates, the many-process sizes) are in each
 # pattern's entry in ipcbench.measure.catalogue.
 PAYLOAD_KINDS: tuple[str, ...] = ("bytes", "object", "ndarray")  # see ipcbench.wire

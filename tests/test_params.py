@@ -103,8 +103,37 @@ def test_duplicate_values_do_not_duplicate_cases() -> None:
         ({"target_time": "fast"}, "--target-time: expected seconds"),
         ({"start_methods": "thread"}, "unknown start method 'thread'"),
         ({"sizes": "900M"}, "over a quarter of RAM"),
+        ({"quick": True, "full": True}, "--quick and --full pick different grids"),
     ],
 )
 def test_bad_settings(options: dict, message: str) -> None:
     with pytest.raises(IpcbenchError, match=message.replace("(", r"\(")):
         build_settings(options)
+
+
+def _grid(**options: object) -> dict[str, set]:
+    cases = expand(build_settings(options))
+    return {
+        "sizes": {c.payload_bytes for c in cases if c.pattern == "pingpong"},
+        "shapes": {(c.producers, c.consumers) for c in cases if c.pattern == "fan"},
+        "loads": {c.offered_load for c in cases if c.pattern == "rate"},
+        "cases": set(cases),
+    }
+
+
+def test_default_grid_is_a_subset_of_the_full_one() -> None:
+    default, full = _grid(), _grid(full=True)
+    assert sorted(default["sizes"]) == [8, 128, 2048, 32768, 524288, 8388608]
+    assert default["sizes"] < full["sizes"] and len(full["sizes"]) == 12  # compare matches
+    assert max(max(shape) for shape in default["shapes"]) == 4
+    assert len(default["shapes"]) == 9 and len(full["shapes"]) == 16
+    assert default["loads"] == {"10%", "50%", "90%", "110%"} and len(full["loads"]) == 7
+    # every transport x pattern of the full grid is in the default one
+    pairs = {(c.transport, c.pattern) for c in full["cases"]}
+    assert {(c.transport, c.pattern) for c in default["cases"]} == pairs
+    assert len(default["cases"]) < len(full["cases"]) / 1.5
+
+
+def test_flags_override_the_full_grid() -> None:
+    grid = _grid(full=True, sizes="64", producers="2", consumers="3", rates="20%")
+    assert grid["sizes"] == {64} and grid["shapes"] == {(2, 3)} and grid["loads"] == {"20%"}

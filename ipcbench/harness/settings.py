@@ -44,6 +44,7 @@ class Settings:
     out_dir: str
     quiet: bool
     quick: bool
+    full: bool  # --full: the fine grid (sizes about x4, up to 8 processes a side, 7 loads)
     pythons: tuple[str, ...] = ()  # () = the interpreter running ipcbench, in a forked driver
     faults: tuple[str, ...] = field(default=())  # tests only: inject a fault into every case
 
@@ -113,6 +114,8 @@ def validate(values: Mapping[str, Any]) -> Settings:
     """Settings from field values (parsed or not; missing ones: the table's defaults)."""
     parsed = {o.field: o.read(values.get(o.field, o.default)) for o in OPTIONS}
     s = Settings(**parsed, faults=tuple(values.get("faults", ())))
+    if s.quick and s.full:
+        raise IpcbenchError("--quick and --full pick different grids; give one of them")
     _check_maxsize_applies(s)
     check_payload_sizes(s)
     if s.calls or s.call_timeouts:

@@ -11,7 +11,7 @@ from ipcbench import transports
 from ipcbench.errors import IpcbenchError
 from ipcbench.measure import catalogue
 from ipcbench.measure.catalogue import PatternInfo
-from ipcbench.params import DEFAULT_SIZES, QUICK_SIZES, Case, dedupe
+from ipcbench.params import DEFAULT_SIZES, FULL_SIZES, QUICK_SIZES, Case, dedupe
 from ipcbench.wire import NDARRAY_ITEM_BYTES, payload_fits
 
 if TYPE_CHECKING:
@@ -90,13 +90,14 @@ def sizes_for(s: Settings, pattern: str) -> tuple[int, ...]:
     sizes = entry.quick_sizes if s.quick else entry.sizes
     if sizes is not None:
         return sizes
-    return QUICK_SIZES if s.quick else DEFAULT_SIZES
+    return QUICK_SIZES if s.quick else FULL_SIZES if s.full else DEFAULT_SIZES
 
 
 def counts_for(s: Settings, pattern: str) -> tuple[list[int], list[int]]:
-    """(producers, consumers) to sweep for a pattern."""
+    """(producers, consumers) to sweep for a pattern: --producers/--consumers, else the
+    pattern's grid for --quick, --full or the default sweep."""
     entry = catalogue.info(pattern)
-    default = list(entry.quick_counts if s.quick else entry.counts)
+    default = list(entry.quick_counts if s.quick else entry.full_counts if s.full else entry.counts)
     producers = list(s.producers) or default
     consumers = list(s.consumers) or default
     if entry.counted == "producers_consumers":
@@ -119,7 +120,8 @@ def loads_for(s: Settings, pattern: str) -> list[str]:
     entry = catalogue.info(pattern)
     if not entry.sweeps_loads:
         return [""]
-    return list(s.rates) or list(entry.quick_loads if s.quick else entry.loads)
+    grid = entry.quick_loads if s.quick else entry.full_loads if s.full else entry.loads
+    return list(s.rates) or list(grid)
 
 
 def calls_for(

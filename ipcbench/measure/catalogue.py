@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 # Default grids shared by several entries.
-DEFAULT_COUNTS: tuple[int, ...] = (1, 2, 4, 8)
-QUICK_COUNTS: tuple[int, ...] = (1, 2)
+DEFAULT_COUNTS: tuple[int, ...] = (1, 2, 4)
+FULL_COUNTS: tuple[int, ...] = (1, 2, 4, 8)  # --full
+QUICK_COUNTS: tuple[int, ...] = (2,)  # --quick: one shape, 2 x 2
 SCALING_SIZES: tuple[int, ...] = (1024,)  # many-process and flow patterns: one size
 QUICK_SCALING_SIZES: tuple[int, ...] = (4096,)
 BACKPRESSURE_MAXSIZES: tuple[int, ...] = (1, 16, 256, 0)
 QUICK_BACKPRESSURE_MAXSIZES: tuple[int, ...] = (1, 0)
-DEFAULT_RATES: tuple[str, ...] = ("10%", "25%", "50%", "75%", "90%", "100%", "110%")
+DEFAULT_RATES: tuple[str, ...] = ("10%", "50%", "90%", "110%")
+FULL_RATES: tuple[str, ...] = ("10%", "25%", "50%", "75%", "90%", "100%", "110%")  # --full
 QUICK_RATES: tuple[str, ...] = ("50%",)
 MAX_PROXY_BYTES = 256 * 1024**2  # bound on what one batch stores in a Manager dict/list
 
@@ -60,6 +62,7 @@ class PatternInfo:
     counted: Counts = "none"  # which process counts it sweeps
     counts: tuple[int, ...] = DEFAULT_COUNTS  # default producers (and consumers) counts
     quick_counts: tuple[int, ...] = QUICK_COUNTS
+    full_counts: tuple[int, ...] = FULL_COUNTS
     sizes: tuple[int, ...] | None = None  # default sizes; None: the global grid (params)
     quick_sizes: tuple[int, ...] | None = None
     maxsizes: tuple[int, ...] = (0,)  # default maxsizes, on transports that take a maxsize
@@ -69,6 +72,7 @@ class PatternInfo:
     calls: tuple[str, ...] = ()
     loads: tuple[str, ...] = ("",)  # offered loads swept (--rates overrides a non-empty grid)
     quick_loads: tuple[str, ...] = ("",)
+    full_loads: tuple[str, ...] = ("",)
     bytes_per_message: int = 1  # payloads moved per message (a round trip moves two)
     cap_bytes: int | None = None  # bound on one batch's payload bytes (messages are capped)
     unbounded_only_ops: tuple[str, ...] = ()  # ops that run at maxsize 0 (None) only
@@ -183,6 +187,7 @@ CATALOGUE: dict[str, PatternInfo] = {
             metric="latency",
             loads=DEFAULT_RATES,
             quick_loads=QUICK_RATES,
+            full_loads=FULL_RATES,
             sizes=_SC,
             quick_sizes=_QSC,
         ),
