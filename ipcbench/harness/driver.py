@@ -200,6 +200,16 @@ def _cleanup(graceful: bool) -> None:
     _close(_current.get("session"), graceful=graceful)
 
 
+def _kill_children() -> None:
+    """SIGKILL this driver's multiprocessing children (workers, a Manager server) of a case
+    that already failed; the runner reaps the rest of the process group."""
+    import multiprocessing
+
+    for child in multiprocessing.active_children():
+        with contextlib.suppress(Exception):
+            child.kill()
+
+
 class _Skip(Exception):
     pass
 
@@ -335,6 +345,8 @@ def unlink_semaphores() -> int:
 
 
 def _close(session: Session | None, graceful: bool) -> None:
+    if not graceful:  # the case failed: a spawned child still starting would find its
+        _kill_children()  # semaphores unlinked and print a FileNotFoundError traceback
     unlink_semaphores()  # first, and even without a session: what follows may meet SIGKILL
     if session is None:
         return
