@@ -327,7 +327,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "full", "full", lambda key, value: bool(value), False,
         "fine grid: sizes 8 B to 16 MiB about powers of 4, 1-8 processes a side, 7 offered "
-        "loads (about 2.5x the default sweep's cases)", switch=True,
+        "loads (about 1.8x the default sweep's cases)", switch=True,
     ),
     Option(
         "out", "out_dir", lambda key, value: str(value), "results",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ipcbench import transports
 from ipcbench.errors import IpcbenchError
@@ -13,6 +13,8 @@ from ipcbench.measure import catalogue
 from ipcbench.measure.catalogue import PatternInfo
 from ipcbench.params import DEFAULT_SIZES, FULL_SIZES, QUICK_SIZES, Case, dedupe
 from ipcbench.wire import NDARRAY_ITEM_BYTES, payload_fits
+
+_T = TypeVar("_T")
 
 if TYPE_CHECKING:
     from ipcbench.harness.settings import Settings
@@ -90,14 +92,19 @@ def sizes_for(s: Settings, pattern: str) -> tuple[int, ...]:
     sizes = entry.quick_sizes if s.quick else entry.sizes
     if sizes is not None:
         return sizes
-    return QUICK_SIZES if s.quick else FULL_SIZES if s.full else DEFAULT_SIZES
+    return _by_grid(s, QUICK_SIZES, DEFAULT_SIZES, FULL_SIZES)
+
+
+def _by_grid(s: Settings, quick: _T, default: _T, full: _T) -> _T:
+    """The value for the sweep's grid: --quick, --full or the default one."""
+    return quick if s.quick else full if s.full else default
 
 
 def counts_for(s: Settings, pattern: str) -> tuple[list[int], list[int]]:
     """(producers, consumers) to sweep for a pattern: --producers/--consumers, else the
     pattern's grid for --quick, --full or the default sweep."""
     entry = catalogue.info(pattern)
-    default = list(entry.quick_counts if s.quick else entry.full_counts if s.full else entry.counts)
+    default = list(_by_grid(s, entry.quick_counts, entry.counts, entry.full_counts))
     producers = list(s.producers) or default
     consumers = list(s.consumers) or default
     if entry.counted == "producers_consumers":
@@ -120,8 +127,7 @@ def loads_for(s: Settings, pattern: str) -> list[str]:
     entry = catalogue.info(pattern)
     if not entry.sweeps_loads:
         return [""]
-    grid = entry.quick_loads if s.quick else entry.full_loads if s.full else entry.loads
-    return list(s.rates) or list(grid)
+    return list(s.rates) or list(_by_grid(s, entry.quick_loads, entry.loads, entry.full_loads))
 
 
 def calls_for(
