@@ -20,10 +20,11 @@ from ipcbench.harness.settings import build_settings
 from ipcbench.harness.sweep import expand
 from ipcbench.measure.patterns import fan as fan_module
 from ipcbench.measure.patterns import taskqueue as taskqueue_module
-from ipcbench.measure.patterns.base import Placement
+from ipcbench.measure.patterns.base import Measurement, Placement
 from ipcbench.measure.patterns.fan import STALL_S, Fan
 from ipcbench.measure.patterns.lifecycle import CLOSE_JOIN_UNBOUNDED_ONLY, Lifecycle
 from ipcbench.measure.patterns.pingpong import PingPong
+from ipcbench.measure.patterns.rate import BURST_MIN_NS, burst_rate
 from ipcbench.measure.patterns.shared_state import SharedState
 from ipcbench.measure.patterns.taskqueue import TaskQueue
 from ipcbench.params import Case
@@ -413,6 +414,33 @@ def test_rate_producer_lets_the_queue_feeder_thread_send(run_sweep: Any) -> None
     (row,) = rows
     assert row["status"] == "ok", row["error"]
     assert row["lat_p50_us"] < 5_000, row
+
+
+@pytest.mark.parametrize("ns_per_message", [10_000.0, 1_000.0, 37.0])
+def test_burst_rate_grows_then_measures_one_burst_of_the_set_length(ns_per_message: float) -> None:
+    """Bursts grow x4 to >= 1/8 of the length, then one burst scaled to it is the maximum."""
+    bursts: list[int] = []
+
+    def run(n: int) -> Measurement:
+        bursts.append(n)
+        return Measurement(n_messages=n, elapsed_ns=int(n * ns_per_message))
+
+    assert burst_rate(run) == pytest.approx(1e9 / ns_per_message, rel=1e-3)
+    assert [b / bursts[0] for b in bursts[:-1]] == [4**i for i in range(len(bursts) - 1)]
+    assert bursts[-1] * ns_per_message >= BURST_MIN_NS  # the measured burst lasts the length
+    assert bursts[-1] * ns_per_message < 1.01 * BURST_MIN_NS
+    assert sum(bursts[:-1]) * ns_per_message < BURST_MIN_NS  # growing costs less than that
+
+
+def test_burst_rate_of_a_first_burst_already_long_enough() -> None:
+    bursts: list[int] = []
+
+    def run(n: int) -> Measurement:
+        bursts.append(n)
+        return Measurement(n_messages=n, elapsed_ns=n * 2_000_000)  # 2 ms per message
+
+    assert burst_rate(run) == pytest.approx(500.0)
+    assert bursts == [64]
 
 
 def test_taskqueue_join_latency_is_measured_from_the_last_task_done(run_sweep: Any) -> None:
