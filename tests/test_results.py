@@ -30,11 +30,18 @@ def test_round_trip(tmp_path: Path) -> None:
     with ResultWriter(paths) as writer:
         writer.write_case([_row(1)], {"r-1": array("q", [100, 200])})
         writer.write_case([_row(2)], {"r-2": array("q", [300])})
+        writer.write_case([_row(3), _row(4)], {"r-3": array("q"), "r-4": array("q", [0, 5])})
     rows = read_rows(paths.csv)
-    assert [r["row_id"] for r in rows] == ["r-1", "r-2"]
+    assert [r["row_id"] for r in rows] == ["r-1", "r-2", "r-3", "r-4"]
     assert rows[0]["lat_p50_us"] == "12.5" and rows[0]["maxsize"] == ""
     assert list(rows[0]) == list(COLUMNS)
-    assert list(read_samples(paths.samples)) == [("r-1", 100), ("r-1", 200), ("r-2", 300)]
+    assert list(read_samples(paths.samples)) == [
+        ("r-1", 100),
+        ("r-1", 200),
+        ("r-2", 300),
+        ("r-4", 0),
+        ("r-4", 5),
+    ]
 
 
 def test_paths_beside_csv(tmp_path: Path) -> None:
