@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 
 from ipcbench import transports
 from ipcbench.errors import DeliveryError
+from ipcbench.harness import allocator
 from ipcbench.harness.settings import Settings
 from ipcbench.measure import catalogue, patterns
 from ipcbench.measure.latency import latency_columns
@@ -138,6 +139,7 @@ def drive(
     here when None)."""
     os.setpgid(0, 0)
     _driver_pid[:] = [os.getpid()]
+    allocator.fix()  # the same malloc thresholds whatever the runner did before (see there)
     # Everything inherited from the runner (what it imported: pandas in a notebook, a whole
     # test suite) goes to the permanent generation: the driver's collections then neither
     # walk nor copy-on-write it, so a figure does not depend on what the runner loaded (a

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ipcbench.errors import IpcbenchError
-from ipcbench.harness import adaptive, pythons
+from ipcbench.harness import adaptive, allocator, pythons
 from ipcbench.harness.driver import drive
 from ipcbench.harness.progress import Progress
 from ipcbench.harness.resume import ResumeState
@@ -235,7 +235,7 @@ class Runner:
         if resume is None:
             self.seed = settings.seed if settings.seed is not None else random.randrange(2**31)
             self.run_id = uuid.uuid4().hex[:12]
-            self.meta = metadata.collect()
+            self.meta = {**metadata.collect(), "allocator": allocator.description()}
         else:  # the run's identity and machine facts come from the interrupted run
             resume.check_settings(settings)
             _check_same_interpreters(resume, self.interpreters)
