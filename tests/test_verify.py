@@ -19,7 +19,15 @@ from ipcbench.measure.verify import (
     receive,
 )
 from ipcbench.measure.workers import _damage
-from ipcbench.wire import end_marker, fan_seq, make_payload, new_frame, stamp
+from ipcbench.wire import (
+    TEMPLATE_BLOCK_BYTES,
+    bytes_template,
+    end_marker,
+    fan_seq,
+    make_payload,
+    new_frame,
+    stamp,
+)
 
 
 @pytest.mark.parametrize("size", [8, 100, 192, 193, 4096, 1 << 20])
@@ -30,6 +38,24 @@ def test_good_frames_pass(size: int) -> None:
     for seq in range(3):
         verifier.frame(bytes(stamp(frame, seq)))
     assert verifier.expected == 3
+
+
+@pytest.mark.parametrize("size", [1, 4096, TEMPLATE_BLOCK_BYTES, TEMPLATE_BLOCK_BYTES + 1, 3 << 20])
+def test_bytes_template_is_deterministic_and_no_two_blocks_are_equal(size: int) -> None:
+    payload = bytes_template(size)
+    assert len(payload) == size and payload == bytes_template(size)
+    block = TEMPLATE_BLOCK_BYTES
+    blocks = [payload[at : at + block] for at in range(0, size, block)]
+    assert len(set(blocks)) == len(blocks)  # a block sent in the wrong place is caught
+    assert len(set(payload)) > min(size, 256) // 2  # not a constant or short-period fill
+
+
+def test_a_block_delivered_in_the_wrong_place_is_caught() -> None:
+    payload, check = make_payload("bytes", 4 * TEMPLATE_BLOCK_BYTES)
+    block = TEMPLATE_BLOCK_BYTES
+    swapped = payload[block : 2 * block] + payload[:block] + payload[2 * block :]
+    with pytest.raises(DeliveryError):
+        Verifier(check).frame(bytes(stamp(new_frame(swapped), 0)))
 
 
 def _frames(size: int = 4096) -> tuple[Verifier, list[bytes]]:
