@@ -126,6 +126,15 @@ def test_metadata_differences_warn_but_cpu_frequency_does_not(tmp_path: Path) ->
     assert not any("cpu_freq" in w or "loadavg" in w for w in warnings)
 
 
+def test_a_run_from_before_the_malloc_state_was_fixed_warns(tmp_path: Path) -> None:
+    fixed = "glibc malloc: mmap_threshold 32 MiB, trim_threshold 256 MiB (fixed in each driver)"
+    old, new = _load(tmp_path, "old"), _load(tmp_path, "new", allocator=fixed)
+    (warning,) = cmp.compare([old, new]).warnings
+    assert warning.startswith(f"allocator differs: old has {cmp.ALLOCATOR_NOT_RECORDED}, new has")
+    assert not cmp.compare([new, _load(tmp_path, "new2", allocator=fixed)]).warnings
+    assert not cmp.compare([old, _load(tmp_path, "old2")]).warnings  # neither recorded one
+
+
 def test_placement_difference_and_unmatched_cases_warn(tmp_path: Path) -> None:
     a, b = _load(tmp_path, "a"), _load(tmp_path, "b")
     b.loc[b["transport"] == "queue", "placement"] = "split"
