@@ -44,6 +44,7 @@ import struct
 import tempfile
 import time
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -198,9 +199,14 @@ def hand_written(key: Key, n: int, placement: str) -> Figure:
     too, as a user's script and ipcbench's driver are fresh processes: run in this long-lived
     process, the loop measured Pipe 1 MiB round trips 18-29% faster than the same loop in
     ipcbench's session): a warm-up of n/4, then n messages."""
+    return _in_fresh_child(_hand_written_here, key, n, placement)
+
+
+def _in_fresh_child(side: Callable[[Key, int, str], Figure], *args: Any) -> Figure:
+    """``side(*args)`` run in a fresh forked child of this script; its figure."""
     ctx = mp.get_context("fork")
     here, there = ctx.Pipe()
-    child = ctx.Process(target=_hand_written_child, args=(key, n, placement, there))
+    child = ctx.Process(target=_send_figure, args=(side, args, there))
     child.start()
     there.close()
     figure = here.recv()
@@ -208,8 +214,8 @@ def hand_written(key: Key, n: int, placement: str) -> Figure:
     return figure
 
 
-def _hand_written_child(key: Key, n: int, placement: str, out: Any) -> None:
-    out.send(_hand_written_here(key, n, placement))
+def _send_figure(side: Callable[..., Figure], args: tuple[Any, ...], out: Any) -> None:
+    out.send(side(*args))
 
 
 def _hand_written_here(key: Key, n: int, placement: str) -> Figure:
@@ -287,17 +293,10 @@ def session_side(key: Key, n: int, placement: str) -> Figure:
     """ipcbench's own pattern session, run in a fresh forked child of this script (no runner,
     no driver): n/4 warm-up, then n. Placed between the two other sides, it tells the loop
     (the pattern code) from the environment (runner, driver) when ipcbench is slower."""
-    ctx = mp.get_context("fork")
-    here, there = ctx.Pipe()
-    child = ctx.Process(target=_session_child, args=(key, n, placement, there))
-    child.start()
-    there.close()
-    figure = here.recv()
-    child.join(10)
-    return figure
+    return _in_fresh_child(_session_here, key, n, placement)
 
 
-def _session_child(key: Key, n: int, placement: str, out: Any) -> None:
+def _session_here(key: Key, n: int, placement: str) -> Figure:
     from ipcbench.harness.driver import placement_cpus
     from ipcbench.measure.patterns import open_session
     from ipcbench.params import Case
@@ -312,7 +311,7 @@ def _session_child(key: Key, n: int, placement: str, out: Any) -> None:
     finally:
         session.close()
     p50 = statistics.median(m.samples_ns) / 1e3 if m.samples_ns is not None else None
-    out.send(Figure(n / (m.elapsed_ns / 1e9), p50))
+    return Figure(n / (m.elapsed_ns / 1e9), p50)
 
 
 # --- report --------------------------------------------------------------------------------
