@@ -87,7 +87,17 @@ def instrument(timings: Timings) -> None:
     runner_mod._write_case = timed_write_case  # type: ignore[assignment]
 
 
-DRIVER_PHASES = ("fork", "open+start", "calibrate", "warm-up", "gc", "batch", "memory", "close")
+DRIVER_PHASES = (
+    "fork",
+    "open+start",
+    "calibrate",
+    "warm-up",
+    "gc",
+    "batch",
+    "run untimed",
+    "memory",
+    "close",
+)
 
 
 def instrument_drivers(log_path: str) -> None:
@@ -97,7 +107,7 @@ def instrument_drivers(log_path: str) -> None:
 
     from ipcbench.harness import driver as driver_mod
 
-    marks: dict[str, float] = {}
+    marks: dict[str, Any] = {}
     drive, open_session, calibrate = (
         runner_mod.drive,
         driver_mod._open_session,
@@ -122,6 +132,7 @@ def instrument_drivers(log_path: str) -> None:
 
     def timed_drive(*args: Any, **kwargs: Any) -> None:
         marks.clear()
+        marks["pattern"] = args[0].pattern
         marks["enter"] = time.monotonic()
         marks["forked"] = float(os.environ.get("IPCBENCH_FORKED_AT", "nan"))
         drive(*args, **kwargs)
@@ -160,11 +171,12 @@ def instrument_drivers(log_path: str) -> None:
             "warm-up": marks["gc"] - warm_from,
             "gc": marks["gc end"] - marks["gc"],
             "batch": marks["batch_s"],
+            "run untimed": marks["row"] - marks["gc end"] - marks["batch_s"],
             "memory": marks["memory end"] - marks["row"],
             "close": time.monotonic() - t0,
         }
         with open(log_path, "a") as fh:
-            fh.write(json.dumps(phases) + "\n")
+            fh.write(json.dumps({"pattern": marks["pattern"], **phases}) + "\n")
 
     runner_mod.drive = timed_drive
     driver_mod._open_session = timed_open
@@ -179,16 +191,24 @@ def _driver_table(log_path: str) -> list[str]:
     import json
     import math
 
-    totals: dict[str, float] = collections.defaultdict(float)
-    n = 0
+    totals: dict[str, dict[str, float]] = collections.defaultdict(
+        lambda: collections.defaultdict(float)
+    )
+    runs: collections.Counter[str] = collections.Counter()
     with open(log_path) as fh:
         for line in fh:
-            n += 1
-            for phase, seconds in json.loads(line).items():
-                if not math.isnan(seconds):
-                    totals[phase] += seconds
-    out = [f"inside the drivers ({n} ok case runs; ms per case run)"]
-    out += [f"  {p:<12} {1000 * totals[p] / max(1, n):8.1f}" for p in DRIVER_PHASES]
+            entry = json.loads(line)
+            for key in ("all", entry.pop("pattern")):
+                runs[key] += 1
+                for phase, seconds in entry.items():
+                    if not math.isnan(seconds):
+                        totals[key][phase] += seconds
+    names = sorted(runs, key=lambda k: (k != "all", -runs[k]))
+    out = [f"inside the drivers ({runs['all']} ok case runs; ms per case run)"]
+    out.append(f"  {'':<12} " + " ".join(f"{n[:10]:>10}" for n in names))
+    for p in DRIVER_PHASES:
+        cells = " ".join(f"{1000 * totals[n][p] / runs[n]:10.1f}" for n in names)
+        out.append(f"  {p:<12} {cells}")
     return out
 
 

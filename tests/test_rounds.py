@@ -151,3 +151,32 @@ def test_driver_unlinks_its_semaphores_before_closing_the_session() -> None:
     assert q.get(timeout=5) == "still works"
     q.close()
     q.join_thread()
+
+
+def test_a_relative_rate_load_offers_its_first_runs_rate_in_every_repeat(tmp_path: Path) -> None:
+    """The maximum a relative load is a share of is measured in the case's first run only
+    (measured again per run, it varied by 20% between repeats, and so did the load), also
+    when the run is resumed; an absolute load is what it says."""
+    options = {
+        **FAST,
+        "repeats": 3,
+        "transports": "pipe",
+        "patterns": "rate",
+        "rates": "50%,20000",
+        "sizes": "64",
+        "out": str(tmp_path),
+        "seed": 5,
+    }
+    settings = build_settings(options)
+    first = Runner(settings).run()
+    lines = first.paths.csv.read_text().splitlines(keepends=True)
+    first.paths.csv.write_text("".join(lines[:3]))  # header + round 0
+    Runner(settings, resume=load_resume(first.paths.csv)).run()
+    rows = read_rows(first.paths.csv)
+    assert len(rows) == 6 and {r["status"] for r in rows} == {"ok"}
+    offered = {
+        load: {r["offered_per_s"] for r in rows if r["offered_load"] == load}
+        for load in ("50%", "20000")
+    }
+    assert offered["20000"] == {"20000.0"}
+    assert len(offered["50%"]) == 1, offered  # the resumed repeat reuses it too

@@ -133,10 +133,15 @@ def max_messages(case: Case, settings: Settings) -> int:
 
 
 def drive(
-    case: Case, settings: Settings, report: Any, repeat: int = 0, n_messages: int | None = None
+    case: Case,
+    settings: Settings,
+    report: Any,
+    repeat: int = 0,
+    n_messages: int | None = None,
+    offered_per_s: float | None = None,
 ) -> None:
     """Entry point of the case process: one measured repeat, ``n_messages`` long (calibrated
-    here when None)."""
+    here when None); a relative rate load offers ``offered_per_s`` (measured here when None)."""
     os.setpgid(0, 0)
     _driver_pid[:] = [os.getpid()]
     allocator.fix()  # the same malloc thresholds whatever the runner did before (see there)
@@ -149,7 +154,7 @@ def drive(
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGUSR1, _on_child_failed)
     try:
-        status, error = _outcome(case, settings, report, Round(repeat, n_messages))
+        status, error = _outcome(case, settings, report, Round(repeat, n_messages, offered_per_s))
     except (ChildFailed, CaseTimeout) as late:  # landed while the outcome was being decided
         status, error = getattr(late, "status", "timeout"), str(late)
     _cleanup(graceful=status == "ok")
@@ -158,8 +163,11 @@ def drive(
 
 
 class Round(NamedTuple):
+    """What a case's first ok run calibrated and its later runs reuse (None: calibrate)."""
+
     repeat: int
-    n_messages: int | None  # None: calibrate
+    n_messages: int | None
+    offered_per_s: float | None = None  # rate with a relative load: its rate in msgs/s
 
 
 def _outcome(case: Case, settings: Settings, report: Any, rnd: Round) -> tuple[str, str]:
@@ -171,7 +179,7 @@ def _outcome(case: Case, settings: Settings, report: Any, rnd: Round) -> tuple[s
     """
     try:
         try:
-            _measure(_open_session(case), case, settings, report, rnd)
+            _measure(_open_session(case, rnd.offered_per_s), case, settings, report, rnd)
         except _Skip as skip:
             return "skipped", str(skip)
         except DeliveryError as exc:
@@ -279,7 +287,7 @@ def _ended(pid: int) -> str | None:
         return None
 
 
-def _open_session(case: Case) -> Session:
+def _open_session(case: Case, offered_per_s: float | None = None) -> Session:
     cls = transports.get(case.transport)
     reason = cls.unavailable_reason()
     if reason:
@@ -287,7 +295,7 @@ def _open_session(case: Case) -> Session:
     placement = placement_cpus(case.placement)
     if isinstance(placement, str):
         raise _Skip(placement)
-    return patterns.open_session(case, placement, started=_remember)
+    return patterns.open_session(case, placement, started=_remember, offered_per_s=offered_per_s)
 
 
 def _remember(session: Session) -> None:

@@ -23,6 +23,7 @@ case being written then). Each repair is reported as a note.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import zlib
@@ -89,6 +90,16 @@ class ResumeState:
             if row.get("status") == "ok" and (row.get("n_messages") or "").isdigit():
                 counts.setdefault(case_key(row), int(row["n_messages"]))
         return {c: counts[k] for c in cases if (k := case_key(c.params())) in counts}
+
+    def offered_rates(self, cases: Iterable[Case]) -> dict[Case, float]:
+        """The msgs/s each rate case with a relative load offered in its runs so far."""
+        rates: dict[CaseKey, float] = {}
+        for row in self.rows:
+            if row.get("status") == "ok" and row.get("offered_per_s"):
+                with contextlib.suppress(ValueError):
+                    rates.setdefault(case_key(row), float(row["offered_per_s"]))
+        relative = [c for c in cases if c.offered_load.endswith("%")]
+        return {c: rates[k] for c in relative if (k := case_key(c.params())) in rates}
 
     def check_settings(self, settings: Any) -> None:
         """Refuse another machine or settings that differ from the run's (output aside)."""

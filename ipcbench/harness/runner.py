@@ -245,6 +245,7 @@ class Runner:
         self._row_counter = resume.last_row_number if resume is not None else 0
         self._fork = multiprocessing.get_context("fork")
         self._n_messages: dict[Case, int] = {}  # calibrated in a case's first ok run
+        self._offered_per_s: dict[Case, float] = {}  # rate: a relative load, in msgs/s
         self._ended: set[Case] = set()  # cases not run again: failed or skipped
         self._envs: dict[str, pythons.Environment] = {}  # python tag -> where its cases run
         self._trackers: set[int] = set()  # resource trackers of exec'd drivers, to reap
@@ -414,13 +415,15 @@ class Runner:
         return f"{case.label()} [repeat {repeat + 1}/{self.settings.repeats}]"
 
     def _note_outcome(self, outcome: CaseOutcome) -> None:
-        """Keep the calibrated message count for the case's later rounds; a case that did not
-        end ok is not run again (its row says why)."""
+        """Keep the calibrated message count (and a relative rate load's msgs/s) for the case's
+        later rounds; a case that did not end ok is not run again (its row says why)."""
         if outcome.status != "ok":
             self._ended.add(outcome.case)
             return
         for row in outcome.rows:
             self._n_messages.setdefault(outcome.case, int(row["n_messages"]))
+            if row.get("offered_per_s") and outcome.case.offered_load.endswith("%"):
+                self._offered_per_s.setdefault(outcome.case, float(row["offered_per_s"]))
 
     def _open_run(self) -> tuple[RunStore, list[tuple[Case, int]]]:
         """The run's files (checked writable up front) and its schedule; when resuming, the
@@ -438,6 +441,7 @@ class Runner:
             order = self.resume.remaining(order)
             self._ended.update(self.resume.ended(self.cases))
             self._n_messages.update(self.resume.n_messages(self.cases))
+            self._offered_per_s.update(self.resume.offered_rates(self.cases))
             notes = self.resume.repair()
             notes.append(
                 f"resuming run {self.run_id}: {total - len(order)} of {total} case runs "
@@ -464,7 +468,8 @@ class Runner:
 
     def run_case(self, case: Case, repeat: int = 0) -> CaseOutcome:
         """Run one repeat of a case in a driver process under the watchdog; always reaps its
-        group. The first ok run of a case calibrates the message count; later ones reuse it."""
+        group. The first ok run of a case calibrates the message count (and measures the
+        maximum a relative rate load is a share of); later ones reuse it."""
         started = time.monotonic()
         report_r, report_w = self._fork.Pipe(duplex=False)
         driver = self._driver(case, repeat, report_w)
@@ -486,11 +491,11 @@ class Runner:
 
     def _driver(self, case: Case, repeat: int, report_w: Any) -> Any:
         """A forked driver, or under --pythons one exec'd by that interpreter's python."""
-        n_messages = self._n_messages.get(case)
+        n_messages, offered_per_s = self._n_messages.get(case), self._offered_per_s.get(case)
         if case.python:
-            exec_args = (case, self.settings, repeat, n_messages)
+            exec_args = (case, self.settings, repeat, n_messages, offered_per_s)
             return ExecDriver(self._envs[case.python].python, exec_args, report_w)
-        args = (case, self.settings, report_w, repeat, n_messages)
+        args = (case, self.settings, report_w, repeat, n_messages, offered_per_s)
         return self._fork.Process(target=drive, args=args, name="ipcbench-driver")
 
     def _collect(self, driver: Any, report: Any, outcome: CaseOutcome, deadline: float) -> None:

@@ -39,12 +39,15 @@ def open_session(
     placement: Placement,
     ctx: Any = None,
     started: Any = None,
+    offered_per_s: float | None = None,
 ) -> Session:
     """Build and start the session of ``case``: this process pinned to ``placement.parent``,
     the transport instantiated, the multiprocessing context of the case's start method
     (unless ``ctx`` is given). ``started(session)`` is called before ``start()``, so a
     half-started session can be cleaned up by its caller too. Availability and placement
-    are the caller's to check (each reports them its own way)."""
+    are the caller's to check (each reports them its own way). ``offered_per_s``: the rate a
+    relative load of the ``rate`` pattern offers, as measured in the case's first run (None:
+    measure the maximum now)."""
     import multiprocessing
 
     from ipcbench import transports
@@ -54,6 +57,7 @@ def open_session(
     if ctx is None:
         ctx = multiprocessing.get_context(case.start_method or None)
     session = get(case.pattern)(case, transports.get(case.transport)(), ctx, placement)
+    session.given_rate_per_s = offered_per_s
     if started is not None:
         started(session)
     session.start()

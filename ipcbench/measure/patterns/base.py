@@ -256,6 +256,8 @@ class Session:
     duplex: ClassVar[bool] = True
     role: ClassVar[type[Role]] = Role  # the child's side (a pattern names its own)
     keeps_sample: ClassVar[bool] = True  # the driver receives timed messages itself
+    # rate: the msgs/s a relative load offers, fixed in the case's first run (None: measure)
+    given_rate_per_s: float | None = None
 
     def __init__(
         self,

@@ -6,7 +6,9 @@ records one-way latency from the intended time to arrival, so a stalled channel 
 latency of every message that should have been sent meanwhile, not as one slow message.
 
 The offered load is absolute (``20000`` = 20 000 msgs/s) or relative (``50%`` of this
-channel's maximum, measured untimed at the start of the case with a burst of messages).
+channel's maximum, measured untimed with a burst of messages at the start of the case's first
+run; its later runs offer the same msgs/s, so every repeat measures the same load -- measured
+again in each run, the maximum varied by 20% between repeats and so did the load).
 Beyond saturation the consumer falls behind and latency grows with the batch length: that
 knee is the saturation point.
 """
@@ -62,7 +64,12 @@ class Rate(Stream):
     def start(self) -> None:
         super().start()
         value, relative = parse_load(self.case.offered_load)
-        self.offered_per_s = value * self.max_rate() if relative else value
+        if not relative:
+            self.offered_per_s = value
+        elif self.given_rate_per_s is not None:
+            self.offered_per_s = self.given_rate_per_s  # measured in the case's first run
+        else:
+            self.offered_per_s = value * self.max_rate()
 
     def max_rate(self) -> float:
         return burst_rate(lambda n: self._batch(n, rate_per_s=0.0))
