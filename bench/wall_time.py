@@ -137,8 +137,8 @@ def instrument_drivers(log_path: str) -> None:
         marks["forked"] = float(os.environ.get("IPCBENCH_FORKED_AT", "nan"))
         drive(*args, **kwargs)
 
-    def timed_open(case: Any) -> Any:
-        session = open_session(case)
+    def timed_open(*args: Any) -> Any:
+        session = open_session(*args)
         marks["opened"] = time.monotonic()
         return session
 

@@ -24,6 +24,13 @@ class ProxyEnd(Endpoint):
         else:
             self.proxy.append(msg)
 
+    def write_many(self, items: list[tuple[int, Any]]) -> None:
+        """``write`` of each ``(seq, msg)``, in order, in one proxy call."""
+        if self.kind == "dict":
+            self.proxy.update(items)
+        else:
+            self.proxy.extend([msg for _, msg in items])
+
     def update(self, op: str, index: int, seq: int, msg: Any) -> None:
         """shared_state: distinct keys, one contended key, or an append."""
         if op == "dict_distinct":
