@@ -15,6 +15,7 @@ Per pattern and per transport, the seconds outside the clock per case run::
 
     .venv/bin/python bench/wall_time.py                 # --quick
     .venv/bin/python bench/wall_time.py -- -t pipe,queue -p stream --repeats 3
+    .venv/bin/python bench/wall_time.py --by transport -- --repeats 7   # the default sweep
 """
 
 from __future__ import annotations
@@ -132,7 +133,12 @@ def instrument_drivers(log_path: str) -> None:
 
     def timed_drive(*args: Any, **kwargs: Any) -> None:
         marks.clear()
-        marks["pattern"] = args[0].pattern
+        case = args[0]
+        marks["key"] = {
+            "pattern": case.pattern,
+            "size": str(case.payload_bytes),
+            "transport": case.transport,
+        }
         marks["enter"] = time.monotonic()
         marks["forked"] = float(os.environ.get("IPCBENCH_FORKED_AT", "nan"))
         drive(*args, **kwargs)
@@ -176,7 +182,7 @@ def instrument_drivers(log_path: str) -> None:
             "close": time.monotonic() - t0,
         }
         with open(log_path, "a") as fh:
-            fh.write(json.dumps({"pattern": marks["pattern"], **phases}) + "\n")
+            fh.write(json.dumps({"key": marks["key"], **phases}) + "\n")
 
     runner_mod.drive = timed_drive
     driver_mod._open_session = timed_open
@@ -187,7 +193,7 @@ def instrument_drivers(log_path: str) -> None:
     driver_mod._close = timed_close
 
 
-def _driver_table(log_path: str) -> list[str]:
+def _driver_table(log_path: str, by: str) -> list[str]:
     import json
     import math
 
@@ -198,7 +204,7 @@ def _driver_table(log_path: str) -> list[str]:
     with open(log_path) as fh:
         for line in fh:
             entry = json.loads(line)
-            for key in ("all", entry.pop("pattern")):
+            for key in ("all", entry.pop("key")[by]):
                 runs[key] += 1
                 for phase, seconds in entry.items():
                     if not math.isnan(seconds):
@@ -233,6 +239,12 @@ def _table(timings: Timings, index: int) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--by",
+        choices=("pattern", "size", "transport"),
+        default="pattern",
+        help="the drivers' phases per pattern (default), payload size or transport",
+    )
     parser.add_argument("run_flags", nargs="*", help="ipcbench run flags (after --)")
     args = parser.parse_args()
     from ipcbench import cli
@@ -266,7 +278,7 @@ def main() -> None:
     print("\n".join(_table(timings, 0)))
     print("by transport")
     print("\n".join(_table(timings, 1)))
-    print("\n".join(_driver_table(log_path)))
+    print("\n".join(_driver_table(log_path, args.by)))
     os.unlink(log_path)
 
 
