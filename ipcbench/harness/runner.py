@@ -701,11 +701,17 @@ def _write_case(writer: ResultWriter, paths: RunStore, outcome: CaseOutcome) -> 
 
 def _import_sessions(cases: list[Case]) -> None:
     """Import each pattern's code once here, so forked drivers inherit it: imported lazily
-    in every driver it cost 5-11 ms per case run (wall time, outside the clock)."""
+    in every driver it cost 5-11 ms per case run (wall time, outside the clock). So do the
+    transports' libraries (``unavailable_reason`` imports them): pyzmq took ~23 ms and
+    faster-fifo ~7 ms per case run of theirs. Nothing is started by an import."""
+    from ipcbench import transports
     from ipcbench.measure import patterns
 
     for name in sorted({case.pattern for case in cases}):
         patterns.get(name)
+    for name in sorted({case.transport for case in cases}):
+        with contextlib.suppress(Exception):  # the driver reports it as the case's outcome
+            transports.get(name).unavailable_reason()
 
 
 def _start_resource_tracker() -> None:
