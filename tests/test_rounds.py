@@ -68,24 +68,27 @@ def test_a_failed_case_is_not_run_again(tmp_path: Path) -> None:
     assert [(r["status"], r["repeat"]) for r in rows] == [("error", 0)]
 
 
-def test_resume_runs_only_the_missing_repeats(tmp_path: Path) -> None:
-    options = {
-        **FAST,
-        "repeats": 3,
-        "transports": "pipe,queue",
-        "patterns": "stream",
-        "sizes": "64",
-        "out": str(tmp_path),
-        "seed": 3,
-    }
-    settings = build_settings(options)
+def _cut_and_resume(
+    tmp_path: Path, keep_lines: int, **options: Any
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """A 3-repeat run of ``options`` at 64 B, its CSV cut to its first ``keep_lines`` lines,
+    then resumed: (the rows kept, the resumed run's rows, the CSV's rows after)."""
+    settings = build_settings(
+        {**FAST, "repeats": 3, "sizes": "64", "out": str(tmp_path), **options}
+    )
     first = Runner(settings).run()
     lines = first.paths.csv.read_text().splitlines(keepends=True)
-    first.paths.csv.write_text("".join(lines[:4]))  # header + rounds 0 and half of 1
+    first.paths.csv.write_text("".join(lines[:keep_lines]))
     kept = read_rows(first.paths.csv)
     resumed = Runner(settings, resume=load_resume(first.paths.csv)).run()
-    assert len(resumed.rows) == 3
-    rows = read_rows(first.paths.csv)
+    return kept, resumed.rows, read_rows(first.paths.csv)
+
+
+def test_resume_runs_only_the_missing_repeats(tmp_path: Path) -> None:
+    kept, resumed, rows = _cut_and_resume(  # header + rounds 0 and half of 1
+        tmp_path, 4, transports="pipe,queue", patterns="stream", seed=3
+    )
+    assert len(resumed) == 3
     counts = Counter((r["transport"], r["repeat"]) for r in rows)
     assert set(counts.values()) == {1} and len(counts) == 6
     for transport in ("pipe", "queue"):
@@ -157,22 +160,9 @@ def test_a_relative_rate_load_offers_its_first_runs_rate_in_every_repeat(tmp_pat
     """The maximum a relative load is a share of is measured in the case's first run only
     (measured again per run, it varied by 20% between repeats, and so did the load), also
     when the run is resumed; an absolute load is what it says."""
-    options = {
-        **FAST,
-        "repeats": 3,
-        "transports": "pipe",
-        "patterns": "rate",
-        "rates": "50%,20000",
-        "sizes": "64",
-        "out": str(tmp_path),
-        "seed": 5,
-    }
-    settings = build_settings(options)
-    first = Runner(settings).run()
-    lines = first.paths.csv.read_text().splitlines(keepends=True)
-    first.paths.csv.write_text("".join(lines[:3]))  # header + round 0
-    Runner(settings, resume=load_resume(first.paths.csv)).run()
-    rows = read_rows(first.paths.csv)
+    _, _, rows = _cut_and_resume(  # header + round 0
+        tmp_path, 3, transports="pipe", patterns="rate", rates="50%,20000", seed=5
+    )
     assert len(rows) == 6 and {r["status"] for r in rows} == {"ok"}
     offered = {
         load: {r["offered_per_s"] for r in rows if r["offered_load"] == load}

@@ -92,14 +92,14 @@ class ResumeState:
         return {c: counts[k] for c in cases if (k := case_key(c.params())) in counts}
 
     def offered_rates(self, cases: Iterable[Case]) -> dict[Case, float]:
-        """The msgs/s each rate case with a relative load offered in its runs so far."""
+        """The msgs/s each rate case offered in its runs so far (``Rate`` reuses it where the
+        load is relative)."""
         rates: dict[CaseKey, float] = {}
         for row in self.rows:
             if row.get("status") == "ok" and row.get("offered_per_s"):
                 with contextlib.suppress(ValueError):
                     rates.setdefault(case_key(row), float(row["offered_per_s"]))
-        relative = [c for c in cases if c.offered_load.endswith("%")]
-        return {c: rates[k] for c in relative if (k := case_key(c.params())) in rates}
+        return {c: rates[k] for c in cases if (k := case_key(c.params())) in rates}
 
     def check_settings(self, settings: Any) -> None:
         """Refuse another machine or settings that differ from the run's (output aside)."""

@@ -422,7 +422,7 @@ class Runner:
             return
         for row in outcome.rows:
             self._n_messages.setdefault(outcome.case, int(row["n_messages"]))
-            if row.get("offered_per_s") and outcome.case.offered_load.endswith("%"):
+            if row.get("offered_per_s"):  # rate (used where the load is relative)
                 self._offered_per_s.setdefault(outcome.case, float(row["offered_per_s"]))
 
     def _open_run(self) -> tuple[RunStore, list[tuple[Case, int]]]:
