@@ -323,6 +323,33 @@ def test_content_sample_memory_is_bounded(size: int, kind: str, wire: str) -> No
         assert period >= MIN_SAMPLE_PERIOD and -(-n // period) <= sample.capacity
 
 
+def test_content_sample_slots_are_made_by_start_as_many_as_the_batch_keeps() -> None:
+    """Slots made when the sample is built would be shared copy-on-write with the children
+    a session forks after it, and the first copy into each would fault inside the clock."""
+    _, check = make_payload("bytes", 4096)
+    sample = ContentSample(check, "bytes")
+    assert sample.slots == []
+    period = sample.start(3 * MIN_SAMPLE_PERIOD)
+    assert period == MIN_SAMPLE_PERIOD and len(sample.slots) == 3
+    made = list(sample.slots)
+    sample.start(MIN_SAMPLE_PERIOD)  # a shorter batch reuses them
+    assert sample.slots == made and all(a is b for a, b in zip(sample.slots, made, strict=True))
+    sample.start(10_000_000)
+    assert len(sample.slots) == sample.capacity
+    objects = ContentSample(check, "object")
+    objects.start(10_000)
+    assert objects.slots == []  # object messages are compared on arrival, never copied
+
+
+@pytest.mark.parametrize(("size", "period"), [(64 * 1024, MIN_SAMPLE_PERIOD), (1 << 20, 1024)])
+def test_large_messages_are_sampled_more_sparsely(size: int, period: int) -> None:
+    """A kept 1 MiB frame costs several messages' time (its copy no longer fits the cache
+    with the channel's own buffers): one in 1024 at most, not one in 128."""
+    _, check = make_payload("bytes", 64)
+    check = type(check)("bytes", size, size)
+    assert ContentSample(check, "bytes").start(1000) == period
+
+
 def test_fan_receiver_samples_and_checks_after() -> None:
     payload, check = make_payload("bytes", 1024)
     receiver = FanReceiver(check, "object", 1, 300, 0, ContentSample(check, "object"))

@@ -10,8 +10,8 @@ Two levels of checking:
 * ``BatchCheck``: what a timed loop does. In the loop, per message, only what a minimal user
   loop does: the sequence number and the length (about 0.1 µs). Content is checked after the
   clock stops, on a sample (``ContentSample``): the first message of every ``period`` and the
-  last message of the batch are checked whole. Bytes frames are copied into preallocated,
-  prefaulted slots and compared after the clock. Object messages are compared with the
+  last message of the batch are checked whole. Bytes frames are copied into slots allocated
+  and prefaulted before the clock (after the children are forked) and compared after it. Object messages are compared with the
   template when they arrive (once per ``period``; a failure is raised after the clock) and
   no reference is kept: keeping received 1 MiB objects alive made the driver's allocator
   fault in fresh pages on later receives (Pipe 1 MiB pingpong 2.3x slower, stream 2.7x, in
@@ -48,6 +48,12 @@ MIN_SAMPLE_PERIOD = 128  # at most one kept message per this many: its copy stay
 # several of theirs (a copy into memory the cache does not hold, or new pages for the next
 # one): at 1 MiB 1 in 128 cost the memcpy floor ~4%, 1 in 1024 about 1%.
 IN_PROCESS_SAMPLE_PERIOD = 1024
+# A kept message of this size or more is a copy that, with the sender's frame and the receive
+# buffer, no longer fits a core's L2 cache (2 MiB on the 2-vCPU VM): at 1 MiB one kept frame
+# cost the raw_pipe stream about 3.5 messages' time (1 in 128: 3-4% slower than a
+# hand-written loop; 1 in 1024: within 1%); at 64 KiB the period made no difference.
+LARGE_MESSAGE_BYTES = 256 * 1024
+LARGE_MESSAGE_PERIOD = 1024
 MALFORMED = (TypeError, IndexError, KeyError)  # what indexing a message that is no tuple raises
 MAX_NAMED = 3  # a loss or duplication names at most this many messages
 ARRAY_BLOCK = 65536  # ndarray elements compared at a time (a 64 KiB temporary of flags)
@@ -190,22 +196,26 @@ class Verifier:
 class ContentSample:
     """Whole messages sampled from a timed batch, compared with the template in full.
 
-    Bytes frames are copied into slots allocated (zero-filled, so prefaulted) when the sample
-    is made, outside any clock, and compared after the clock: raw fd transports reuse their
-    receive buffer, and keeping a fresh buffer alive would make the next receive fault in new
-    pages. Object messages are compared at once and not kept (holding received objects alive
-    has the same effect on the allocator); the first failure is raised by ``verify``.
+    Bytes frames are copied into slots and compared after the clock: raw fd transports reuse
+    their receive buffer, and keeping a fresh buffer alive would make the next receive fault
+    in new pages. The slots are allocated (zero-filled, so prefaulted) by ``start``, before
+    the batch's clock and after the session forked its children: slots made before the fork
+    share their pages copy-on-write with the children, and the first copy into each then
+    faults in 256 private pages per MiB inside the clock (raw_pipe 1 MiB stream: 6% slower
+    than a hand-written loop, 1.3-1.9% with the slots made after the fork).
+    Object messages are compared at once and not kept (holding received objects alive has
+    the same effect on the allocator); the first failure is raised by ``verify``.
     """
 
     def __init__(self, check: PayloadCheck, wire: str, min_period: int = MIN_SAMPLE_PERIOD) -> None:
         self.bytes_wire = wire == "bytes"
-        self.min_period = min_period
+        large = check.payload_bytes >= LARGE_MESSAGE_BYTES
+        self.min_period = max(min_period, LARGE_MESSAGE_PERIOD) if large else min_period
         # a list of tuples takes about 5x its pickled size in memory
         per_message = check.payload_bytes * (6 if check.kind == "object" else 1) + SEQ_BYTES
+        self.slot_bytes = per_message
         self.capacity = max(1, min(MAX_SAMPLES, SAMPLE_BUDGET_BYTES // max(1, per_message)))
-        self.slots = (
-            [bytearray(per_message) for _ in range(self.capacity)] if self.bytes_wire else []
-        )
+        self.slots: list[bytearray] = []  # bytes wire: made by start, as many as a batch keeps
         self.kept: list[Any] = []
         self.checked = 0  # object messages compared on arrival in this batch
         self.failure: DeliveryError | None = None
@@ -214,10 +224,15 @@ class ContentSample:
     def start(self, n: int, verifier: Verifier | None = None) -> int:
         """Forget the last batch; the sampling period for a batch of ``n`` messages: the
         kept ones (every period-th, the first included) fit the capacity. ``verifier``
-        compares object messages on arrival (required for the object wire)."""
+        compares object messages on arrival (required for the object wire). Bytes frames:
+        the slots this batch fills are allocated now, untimed (see the class)."""
         self.kept.clear()
         self.checked, self.failure, self.verifier = 0, None, verifier
-        return max(self.min_period, math.ceil(n / self.capacity))
+        period = max(self.min_period, math.ceil(n / self.capacity))
+        if self.bytes_wire:
+            needed = min(self.capacity, math.ceil(n / period))
+            self.slots.extend(bytearray(self.slot_bytes) for _ in range(needed - len(self.slots)))
+        return period
 
     def keep(self, msg: Any) -> None:
         """Sample one message (called once per period, inside the clock): copy a frame into
@@ -226,7 +241,7 @@ class ContentSample:
             self._compare(msg)
             return
         kept = self.kept
-        if len(kept) < self.capacity:
+        if len(kept) < len(self.slots):
             slot = self.slots[len(kept)]
             slot[:] = msg
             kept.append(slot)
