@@ -11,14 +11,15 @@ Two levels of checking:
   loop does: the sequence number and the length (about 0.1 µs). Content is checked after the
   clock stops, on a sample (``ContentSample``): the first message of every ``period`` and the
   last message of the batch are checked whole. Bytes frames are copied into slots allocated
-  and prefaulted before the clock (after the children are forked) and compared after it. Object messages are compared with the
-  template when they arrive (once per ``period``; a failure is raised after the clock) and
-  no reference is kept: keeping received 1 MiB objects alive made the driver's allocator
-  fault in fresh pages on later receives (Pipe 1 MiB pingpong 2.3x slower, stream 2.7x, in
-  ``bench/harness_overhead.py``). The compare costs 0.03-0.3% of a pickle round trip alone at
-  one message in 128. So every payload byte is checked on every sampled message, memory
-  stays under ``SAMPLE_BUDGET_BYTES``, and a sample costs at most one message's copy or
-  compare per ``period`` messages (below 1% of any transport's own per-message work).
+  and prefaulted before the clock (after the children are forked) and compared after it.
+  Object messages are compared with the template when they arrive (once per ``period``; a
+  failure is raised after the clock) and no reference is kept: keeping received 1 MiB
+  objects alive made the driver's allocator fault in fresh pages on later receives (Pipe
+  1 MiB pingpong 2.3x slower, stream 2.7x, in ``bench/harness_overhead.py``). The compare
+  costs 0.03-0.3% of a pickle round trip alone at one message in 128. So every payload byte
+  is checked on every sampled message, memory stays under ``SAMPLE_BUDGET_BYTES``, and a
+  sample costs at most one message's copy or compare per ``period`` messages (below 1% of
+  any transport's own per-message work; see ``LARGE_MESSAGE_BYTES`` for large ones).
 """
 
 from __future__ import annotations
