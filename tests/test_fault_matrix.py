@@ -270,6 +270,60 @@ def test_the_child_that_failed_first_is_reported_not_its_peer(tmp_path: Path) ->
         signal.signal(signal.SIGUSR1, old_handler)
 
 
+def _watch_in_fresh_process(transport: str, out: Any) -> None:
+    """In a forked child of the test (one thread, as a driver): start a pingpong session,
+    report its threads, kill its worker while a batch blocks on it, report what ended it."""
+    from ipcbench.measure.patterns import open_session
+    from ipcbench.measure.patterns.base import ChildFailed, Placement
+
+    def raise_failure(signum: int, frame: Any) -> None:
+        if session.children.failure is not None:
+            raise session.children.failure
+
+    signal.signal(signal.SIGUSR1, raise_failure)
+    case = Case(transport, "pingpong", 64)
+    session = open_session(case, Placement(None, None), multiprocessing.get_context("fork"))
+    threads = threading.active_count()
+    try:
+        session.run(10)
+        worker = session.children.procs[0]
+        # a killer that is a child too (no thread here), whose own exit signals SIGCHLD as well
+        killer = subprocess.Popen(["sh", "-c", f"sleep 0.3; kill -9 {worker.pid}"])
+        t0 = time.monotonic()
+        try:
+            session.run(10**6)  # about 10 s of round trips; blocks once the worker is gone
+            ended = "batch ended"
+        except ChildFailed as failure:
+            ended = f"{failure.status}: {failure}"
+        out.send((threads, ended, time.monotonic() - t0))
+        killer.wait()
+    finally:
+        session.close(graceful=False)
+
+
+@pytest.mark.parametrize(("transport", "threads"), [("pipe", 1), ("queue", 2)])
+def test_a_worker_death_interrupts_a_blocked_batch_with_or_without_a_watcher_thread(
+    transport: str, threads: int
+) -> None:
+    """A session whose process has no other thread watches its workers by SIGCHLD (a watcher
+    thread made the pipe 64 B round trip 2-3% slower); a Queue's, whose feeder thread could
+    take the signal, by a thread. Either way a killed worker ends the blocked batch as a
+    crash within seconds."""
+    here, there = multiprocessing.Pipe()
+    child = multiprocessing.get_context("fork").Process(
+        target=_watch_in_fresh_process, args=(transport, there)
+    )
+    child.start()
+    try:
+        assert here.poll(30), "the session did not report"
+        seen_threads, ended, waited_s = here.recv()
+    finally:
+        child.join(10)
+    assert seen_threads == threads
+    assert ended.startswith("crash:") and "killed by signal 9" in ended, ended
+    assert waited_s < 5
+
+
 # --- checked up front: results folder, disk space, memory --------------------------------
 
 

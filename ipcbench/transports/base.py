@@ -111,6 +111,10 @@ class Transport:
     # Worker roles run in threads of the driver process, not in child processes (baselines:
     # thread_queue); no start method, like in_process floors.
     in_threads: ClassVar[bool] = False
+    # Its endpoints start threads in the driver process (multiprocessing.Queue's feeder, at
+    # the first put): a signal then may land on one of them and not interrupt the main
+    # thread's blocking call, so a worker's death is watched by a thread (patterns.base).
+    starts_threads: ClassVar[bool] = False
     floor: ClassVar[bool] = False
     # pattern -> the operations it measures on this transport (each a separate case).
     ops: ClassVar[dict[str, tuple[str, ...]]] = {}

@@ -17,6 +17,7 @@ class QueueTransport(Transport):
     fan_mode = "shared"
     calls = CALL_STYLES
     uses_maxsize = True
+    starts_threads = True  # the feeder thread of put()
     task_done: ClassVar[bool] = False  # the receiver calls task_done() after every get()
 
     def new_queue(self, ctx: Any, maxsize: int) -> Any:

@@ -125,18 +125,28 @@ def _own_copy(endpoint: Any) -> Any:
 
 
 class Children:
-    """Worker processes of one case, watched by a thread that reports an unexpected death.
+    """Worker processes of one case, watched for an unexpected death.
 
-    The watcher waits on the children's sentinels (no CPU while the case runs). When one dies
-    before ``stop``, it records why and interrupts the driver's main thread with SIGUSR1, whose
-    handler raises ChildFailed -- so a driver blocked in ``Queue.get`` does not hang.
+    When one dies before ``stop``, the watch records why and hands it to the process's
+    SIGUSR1 handler, which raises ChildFailed in the main thread -- so a driver blocked in
+    ``Queue.get`` does not hang. Workers that are child processes of this one (fork, spawn)
+    are watched by a SIGCHLD handler (``_SigchldWatch``); threads (``in_threads``) and
+    forkserver workers, whose deaths send no SIGCHLD here, by a thread that waits on their
+    sentinels and interrupts the main thread with SIGUSR1; so are workers of a process that
+    has other threads (a Queue's feeder), where the kernel may give SIGCHLD to one of those
+    and the main thread's blocking call goes on. Either costs no CPU while the case runs,
+    but a thread's mere existence does: a second thread makes glibc take its locks
+    (malloc's among them) on every call, and the pipe 64 B round trip was 2-3% slower and the
+    raw_pipe 64 B stream 3-4% (``bench/harness_overhead.py``, with and without the thread).
     With ``in_threads`` the workers are threads of this process (``WorkerThread``), speaking
     the same control protocol over the same Connections, so patterns run on them unchanged.
     """
 
-    def __init__(self, ctx: Any, in_threads: bool = False) -> None:
+    def __init__(self, ctx: Any, in_threads: bool = False, threads_here: bool = False) -> None:
+        """``threads_here``: the channel starts threads in this process (see ``watch``)."""
         self.ctx = ctx
         self.in_threads = in_threads
+        self.threads_here = threads_here
         self.procs: list[Any] = []
         self.controls: list[Any] = []
         self.errors: list[Any] = []
@@ -145,6 +155,7 @@ class Children:
         self._stopping = False
         self._wake_r, self._wake_w = os.pipe()
         self._watcher: threading.Thread | None = None
+        self._by_sigchld = False
 
     def start(
         self,
@@ -189,9 +200,50 @@ class Children:
         self.affinities[ready.pid] = ready.cpus
 
     def watch(self) -> None:
-        """Start the watcher thread (call after every child is started and ready)."""
+        """Start watching (call after every child is started and ready)."""
+        if self._sigchld_reaches_us():
+            self._by_sigchld = True
+            _SIGCHLD_WATCH.add(self)
+            self.check_ended(None)  # one that died before the handler was there
+            return
         self._watcher = threading.Thread(target=self._watch, name="ipcbench-watch", daemon=True)
         self._watcher.start()
+
+    def _sigchld_reaches_us(self) -> bool:
+        """Are the workers this process's children (their deaths signal SIGCHLD here), is
+        this the main thread (which sets handlers) and its only thread, now and later? A
+        signal the kernel gives another thread does not interrupt the main thread's blocking
+        call (a driver in ``Queue.get`` with the feeder thread running would wait on)."""
+        return (
+            not self.in_threads
+            and not self.threads_here
+            and self.ctx.get_start_method() != "forkserver"
+            and threading.current_thread() is threading.main_thread()
+            and threading.active_count() == 1
+        )
+
+    def check_ended(self, frame: Any) -> None:
+        """SIGCHLD (see ``_SigchldWatch``): if a worker has ended before ``stop``, record why
+        and hand it to the SIGUSR1 handler (which raises it), as the watcher thread does."""
+        if self._stopping or self.failure is not None:
+            return
+        failure = self._ended_failure()
+        if failure is None:
+            return
+        self.failure = failure
+        handler = signal.getsignal(signal.SIGUSR1)
+        if callable(handler):
+            handler(signal.SIGUSR1, frame)
+        elif handler == signal.SIG_DFL:  # what the thread's SIGUSR1 would do: end the process
+            os.kill(os.getpid(), signal.SIGUSR1)
+
+    def _ended_failure(self) -> ChildFailed | None:
+        """The likeliest cause among the workers that have ended (None: all run). Peers of a
+        dead child may have died of it by now (EOF, broken pipe): look at every dead one."""
+        dead = [(p, e) for p, e in zip(self.procs, self.errors, strict=True) if not p.is_alive()]
+        if not dead:
+            return None
+        return min((self._failure_of(p, e, "during the case") for p, e in dead), key=_blame_rank)
 
     def _watch(self) -> None:
         from multiprocessing.connection import wait
@@ -208,9 +260,17 @@ class Children:
         signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR1)
 
     def wait_failure(self, timeout_s: float) -> ChildFailed | None:
-        """The watcher's verdict on a child death, waiting up to ``timeout_s`` for it."""
+        """The watch's verdict on a child death, waiting up to ``timeout_s`` for it (a
+        child's EOF can reach the driver before its exit does)."""
         if self._watcher is not None:
             self._watcher.join(timeout_s)
+        elif self._by_sigchld and self.failure is None:
+            deadline = time.monotonic() + timeout_s
+            while self.failure is None:
+                self.failure = self._ended_failure()
+                if self.failure is not None or time.monotonic() >= deadline:
+                    break
+                time.sleep(0.01)
         return self.failure
 
     @staticmethod
@@ -232,6 +292,8 @@ class Children:
         if self._stopping:
             return
         self._stopping = True
+        if self._by_sigchld:
+            _SIGCHLD_WATCH.discard(self)
         os.write(self._wake_w, b"x")
         if self._watcher is not None:
             self._watcher.join(1.0)
@@ -248,6 +310,41 @@ class Children:
             conn.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
+
+
+class _SigchldWatch:
+    """The SIGCHLD handler of the ``Children`` watched in this process: installed with the
+    first, the previous handler restored with the last. It runs in the main thread between
+    two bytecodes or when a blocking call is interrupted; a child of this process that is no
+    worker (a Manager server, a Pool's) finds every worker alive and changes nothing."""
+
+    def __init__(self) -> None:
+        self.watched: list[Children] = []
+        self.previous: Any = None
+        self.owner = 0  # the process that installed it (a forked child inherits it)
+
+    def add(self, children: Children) -> None:
+        if not self.watched or self.owner != os.getpid():
+            self.watched = []
+            self.owner = os.getpid()
+            self.previous = signal.signal(signal.SIGCHLD, self._on_sigchld)
+        self.watched.append(children)
+
+    def discard(self, children: Children) -> None:
+        if children not in self.watched or self.owner != os.getpid():
+            return
+        self.watched.remove(children)
+        if not self.watched and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGCHLD, self.previous or signal.SIG_DFL)
+
+    def _on_sigchld(self, signum: int, frame: Any) -> None:
+        if self.owner != os.getpid():  # a child forked while watching: not its workers
+            return
+        for children in list(self.watched):
+            children.check_ended(frame)
+
+
+_SIGCHLD_WATCH = _SigchldWatch()
 
 
 class Session:
@@ -283,7 +380,9 @@ class Session:
             producers=case.producers,
             payload_kind=case.payload_kind,
         )
-        self.children = Children(ctx, in_threads=transport.in_threads)
+        self.children = Children(
+            ctx, in_threads=transport.in_threads, threads_here=transport.starts_threads
+        )
         self.channel: Channel | None = None
         self.controls: list[Any] = []
         self.next_seq = 0
