@@ -116,13 +116,17 @@ class RawEnd:
 
 
 def _child(transport: str, end: Any, control: Any, size: int, cpus: list[int] | None) -> None:
+    """The other side: an echo, or a producer. Each allocates only what its loop uses: an
+    echo that had built a payload and a frame (2 MiB at 1 MiB) before its loop gave Pipe
+    1 MiB round trips 7-10% faster than the same echo without them -- no page faults either
+    way, only where the buffers land. ipcbench's echo (its role builds the 1 MiB payload,
+    no frame) measured like the echo without them."""
     if cpus:
         os.sched_setaffinity(0, cpus)
-    payload = random.Random(size).randbytes(size)
-    frame = bytearray(SEQ.size + size)
-    frame[SEQ.size :] = payload
-    pack_into, clock = SEQ.pack_into, time.perf_counter_ns
     send, recv = end.send, end.recv
+    pack_into, clock = SEQ.pack_into, time.perf_counter_ns
+    payload: bytes | None = None
+    frame = bytearray()
     while True:
         cmd = control.recv()
         if cmd is None:
@@ -132,7 +136,12 @@ def _child(transport: str, end: Any, control: Any, size: int, cpus: list[int] | 
             for _ in range(n):
                 send(recv())
             control.send(0)
-        elif transport == "raw_pipe":
+            continue
+        if payload is None:  # the producer's payload and frame, before its first batch
+            payload = random.Random(size).randbytes(size)
+            frame = bytearray(SEQ.size + size)
+            frame[SEQ.size :] = payload
+        if transport == "raw_pipe":
             t0 = clock()
             for seq in range(n):
                 pack_into(frame, 0, seq)
