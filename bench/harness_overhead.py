@@ -137,10 +137,11 @@ def _child(transport: str, end: Any, control: Any, size: int, cpus: list[int] | 
                 send(recv())
             control.send(0)
             continue
-        if payload is None:  # the producer's payload and frame, before its first batch
+        if payload is None:  # the producer's payload (and frame), before its first batch
             payload = random.Random(size).randbytes(size)
-            frame = bytearray(SEQ.size + size)
-            frame[SEQ.size :] = payload
+            if transport == "raw_pipe":
+                frame = bytearray(SEQ.size + size)
+                frame[SEQ.size :] = payload
         if transport == "raw_pipe":
             t0 = clock()
             for seq in range(n):
@@ -247,7 +248,8 @@ def _hand_written_here(key: Key, n: int, placement: str) -> Figure:
     old = os.sched_getaffinity(0)
     if parent_cpus:
         os.sched_setaffinity(0, parent_cpus)
-    payload = random.Random(key.size).randbytes(key.size)
+    # the consumer of a stream needs no payload (see _child: allocate only what is used)
+    payload = random.Random(key.size).randbytes(key.size) if key.pattern == "pingpong" else b""
     raw = key.transport == "raw_pipe"
     try:
         figure = Figure(0.0)
