@@ -156,6 +156,8 @@ class Children:
         self._wake_r, self._wake_w = os.pipe()
         self._watcher: threading.Thread | None = None
         self._by_sigchld = False
+        self._checking = False  # a check runs (a SIGCHLD can land inside one: no second)
+        self._verdicts: dict[int, ChildFailed] = {}  # worker index -> why it ended (read once)
 
     def start(
         self,
@@ -225,10 +227,10 @@ class Children:
     def check_ended(self, frame: Any) -> None:
         """SIGCHLD (see ``_SigchldWatch``): if a worker has ended before ``stop``, record why
         and hand it to the SIGUSR1 handler (which raises it), as the watcher thread does."""
-        if self._stopping or self.failure is not None:
+        if self._stopping or self.failure is not None or self._checking:
             return
         failure = self._ended_failure()
-        if failure is None:
+        if failure is None or self.failure is not None:
             return
         self.failure = failure
         handler = signal.getsignal(signal.SIGUSR1)
@@ -238,25 +240,33 @@ class Children:
             os.kill(os.getpid(), signal.SIGUSR1)
 
     def _ended_failure(self) -> ChildFailed | None:
-        """The likeliest cause among the workers that have ended (None: all run). Peers of a
-        dead child may have died of it by now (EOF, broken pipe): look at every dead one."""
-        dead = [(p, e) for p, e in zip(self.procs, self.errors, strict=True) if not p.is_alive()]
+        """The likeliest cause among the workers that have ended (None: all run). A worker
+        counts as ended once its sentinel is readable: its files are closed then, before it
+        is a zombie, and its peers may already have read EOF from it and died of that (those
+        are looked at too, and ranked below it, see ``_blame_rank``)."""
+        from multiprocessing.connection import wait
+
+        sentinels = {p.sentinel: i for i, p in enumerate(self.procs)}
+        dead = [sentinels[s] for s in wait(list(sentinels), timeout=0)]
         if not dead:
             return None
-        return min((self._failure_of(p, e, "during the case") for p, e in dead), key=_blame_rank)
+        self._checking = True
+        try:
+            for i in dead:
+                if i not in self._verdicts:  # its error text can be read only once
+                    failure = self._failure_of(self.procs[i], self.errors[i], "during the case")
+                    self._verdicts.setdefault(i, failure)
+        finally:
+            self._checking = False
+        return min((self._verdicts[i] for i in dead), key=_blame_rank)
 
     def _watch(self) -> None:
         from multiprocessing.connection import wait
 
-        sentinels = {p.sentinel: (p, e) for p, e in zip(self.procs, self.errors, strict=True)}
-        ready = wait([*sentinels, self._wake_r])
+        ready = wait([*(p.sentinel for p in self.procs), self._wake_r])
         if self._stopping or self._wake_r in ready:
             return
-        # Peers of a dead child may have died of it by now (EOF, broken pipe): look at every
-        # dead child, not only the first one seen, and report the likeliest cause.
-        dead = [sentinels[s] for s in wait(list(sentinels), timeout=0)]
-        failures = [self._failure_of(proc, err_r, "during the case") for proc, err_r in dead]
-        self.failure = min(failures, key=_blame_rank)
+        self.failure = self._ended_failure()
         signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR1)
 
     def wait_failure(self, timeout_s: float) -> ChildFailed | None:
@@ -267,7 +277,9 @@ class Children:
         elif self._by_sigchld and self.failure is None:
             deadline = time.monotonic() + timeout_s
             while self.failure is None:
-                self.failure = self._ended_failure()
+                failure = self._ended_failure()
+                if self.failure is None:  # (a SIGCHLD may have set it meanwhile)
+                    self.failure = failure
                 if self.failure is not None or time.monotonic() >= deadline:
                     break
                 time.sleep(0.01)
