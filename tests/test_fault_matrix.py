@@ -272,7 +272,7 @@ def test_the_child_that_failed_first_is_reported_not_its_peer(tmp_path: Path) ->
 
 def _watch_in_fresh_process(transport: str, out: Any) -> None:
     """In a forked child of the test (one thread, as a driver): start a pingpong session,
-    report its threads, kill its worker while a batch blocks on it, report what ended it."""
+    report its threads, kill its worker during a batch, report what ended the batch."""
     from ipcbench.measure.patterns import open_session
     from ipcbench.measure.patterns.base import ChildFailed, Placement
 
@@ -295,6 +295,10 @@ def _watch_in_fresh_process(transport: str, out: Any) -> None:
             ended = "batch ended"
         except ChildFailed as failure:
             ended = f"{failure.status}: {failure}"
+        except (EOFError, OSError):  # its EOF came first: what the driver does then
+            signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+            late = session.children.wait_failure(5.0)
+            ended = f"{late.status}: {late}" if late else "EOF, no failure found"
         out.send((threads, ended, time.monotonic() - t0))
         killer.wait()
     finally:
@@ -302,18 +306,21 @@ def _watch_in_fresh_process(transport: str, out: Any) -> None:
 
 
 @pytest.mark.parametrize(("transport", "threads"), [("pipe", 1), ("queue", 2)])
-def test_a_worker_death_interrupts_a_blocked_batch_with_or_without_a_watcher_thread(
+def test_a_worker_death_ends_the_batch_as_a_crash_with_or_without_a_watcher_thread(
     transport: str, threads: int
 ) -> None:
     """A session whose process has no other thread watches its workers by SIGCHLD (a watcher
     thread made the pipe 64 B round trip 2-3% slower); a Queue's, whose feeder thread could
-    take the signal, by a thread. Either way a killed worker ends the blocked batch as a
-    crash within seconds."""
+    take the signal, by a thread. Either way a killed worker ends the batch as a crash,
+    killed by signal 9, within seconds -- whether its EOF or the signal comes first. (That
+    the signal interrupts a batch no EOF would end, a Manager queue's get, is shown by
+    test_faults.py::test_killed_child_is_a_crash.)"""
     here, there = multiprocessing.Pipe()
     child = multiprocessing.get_context("fork").Process(
         target=_watch_in_fresh_process, args=(transport, there)
     )
     child.start()
+    there.close()  # a child that dies unreported is an EOF here, not a wait
     try:
         assert here.poll(30), "the session did not report"
         seen_threads, ended, waited_s = here.recv()
