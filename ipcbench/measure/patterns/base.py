@@ -135,9 +135,10 @@ class Children:
     sentinels and interrupts the main thread with SIGUSR1; so are workers of a process that
     has other threads (a Queue's feeder), where the kernel may give SIGCHLD to one of those
     and the main thread's blocking call goes on. Either costs no CPU while the case runs,
-    but a thread's mere existence does: a second thread makes glibc take its locks
-    (malloc's among them) on every call, and the pipe 64 B round trip was 2-3% slower and the
-    raw_pipe 64 B stream 3-4% (``bench/harness_overhead.py``, with and without the thread).
+    but a thread's mere existence does: with a second thread (even one blocked in a read)
+    the pipe 64 B round trip was 2-3% slower and the raw_pipe 64 B stream 3-4%
+    (``bench/harness_overhead.py``, with and without it; likely glibc leaving its
+    single-thread fast paths, malloc's locks among them).
     With ``in_threads`` the workers are threads of this process (``WorkerThread``), speaking
     the same control protocol over the same Connections, so patterns run on them unchanged.
     """
