@@ -203,7 +203,8 @@ class ContentSample:
     the batch's clock and after the session forked its children: slots made before the fork
     share their pages copy-on-write with the children, and the first copy into each then
     faults in 256 private pages per MiB inside the clock (raw_pipe 1 MiB stream: 6% slower
-    than a hand-written loop, 1.3-1.9% with the slots made after the fork).
+    than a hand-written loop; 3-4% with the slots made after the fork; within 1% with one
+    message kept in 1024 as well, see ``LARGE_MESSAGE_BYTES``).
     Object messages are compared at once and not kept (holding received objects alive has
     the same effect on the allocator); the first failure is raised by ``verify``.
     """
