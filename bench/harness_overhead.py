@@ -53,7 +53,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ipcbench.analysis.stats import median_interval
+from ipcbench.analysis.stats import Interval, median_interval
 from ipcbench.harness import allocator
 from ipcbench.harness.runner import Runner
 from ipcbench.harness.settings import build_settings
@@ -360,12 +360,12 @@ def _figures(
     return rows
 
 
-def _verdict(lo: float, hi: float, is_range: bool) -> str:
-    if is_range:
+def _verdict(ci: Interval) -> str:
+    if ci.is_range:
         return "few rounds"
-    if hi <= TARGET_PCT:
+    if ci.hi <= TARGET_PCT:
         return "within"
-    if lo > TARGET_PCT:
+    if ci.lo > TARGET_PCT:
         return "OVER"
     return "undecided"
 
@@ -382,7 +382,7 @@ def report(results: dict[Key, dict[str, list[Figure]]], args: argparse.Namespace
         for label, ipc, hand, lower in _figures(key, sides, "ipc"):
             paired = _paired_pct(ipc, hand, lower)
             ci = median_interval(paired, CONFIDENCE)
-            verdicts.append(_verdict(ci.lo, ci.hi, ci.is_range))
+            verdicts.append(_verdict(ci))
             interval = f"{ci.lo:+.1f} .. {ci.hi:+.1f} ({100 * ci.level:.0f}%)"
             print(
                 f"{name:<28} {label:<7} {statistics.median(ipc):>10.4g} "
@@ -451,13 +451,13 @@ def main() -> None:
             rng.shuffle(keys)
             for i, key in enumerate(keys):
                 out = os.path.join(tmp, f"r{r}-{i}")
-                if r % 2 == 1 and results[key]["ipc"]:
-                    # the loop first, with the message count of this case's last ipcbench run
-                    n = n_messages[key]
+                # odd rounds: the loop first, with this case's last ipcbench message count
+                loop_first = r % 2 == 1 and key in n_messages
+                n = n_messages.get(key, 0)
+                if loop_first:
                     results[key]["hand"].append(hand_written(key, n, args.placement))
-                    figure, n_messages[key] = ipcbench_case(key, args, out)
-                else:
-                    figure, n_messages[key] = ipcbench_case(key, args, out)
+                figure, n_messages[key] = ipcbench_case(key, args, out)
+                if not loop_first:
                     n = n_messages[key]
                     results[key]["hand"].append(hand_written(key, n, args.placement))
                 results[key]["ipc"].append(figure)

@@ -231,10 +231,16 @@ class ContentSample:
         self.kept.clear()
         self.checked, self.failure, self.verifier = 0, None, verifier
         period = max(self.min_period, math.ceil(n / self.capacity))
-        if self.bytes_wire:
-            needed = min(self.capacity, math.ceil(n / period))
-            self.slots.extend(bytearray(self.slot_bytes) for _ in range(needed - len(self.slots)))
+        self.make_slots(math.ceil(n / period))
         return period
+
+    def make_slots(self, count: int | None = None) -> None:
+        """Bytes wire: have ``count`` slots (None: the capacity). ``start`` makes those its
+        batch fills; a process whose ``start`` runs inside a timed region (a fan consumer,
+        whose producers may already be sending) makes them all beforehand."""
+        if self.bytes_wire:
+            needed = self.capacity if count is None else min(self.capacity, count)
+            self.slots.extend(bytearray(self.slot_bytes) for _ in range(needed - len(self.slots)))
 
     def keep(self, msg: Any) -> None:
         """Sample one message (called once per period, inside the clock): copy a frame into

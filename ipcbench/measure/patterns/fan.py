@@ -69,8 +69,10 @@ class Consumer(Role):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         # a bounded sample of whole messages, checked after its clock; its slots are
-        # allocated here, once, outside every timed region
+        # allocated here (in the child, so shared with no one), once, outside every timed
+        # region: a batch's start runs while its producers may already be sending
         self.sample = ContentSample(self.check, self.wire)
+        self.sample.make_slots()
 
     def run(self, n_per: int, first: int, producers: int, expect: int | None) -> None:
         """Receive and verify messages of many producers (see verify.FanReceiver): from a
