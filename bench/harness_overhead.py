@@ -422,6 +422,10 @@ def main() -> None:
         help="also run ipcbench's pattern session alone (no runner, no driver) each round",
     )
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.exit(2, "--rounds must be at least 1 (6 or more for a 95% interval)\n")
+    if args.target_time <= 0:
+        parser.exit(2, "--target-time must be a positive number of seconds\n")
     for name, given, valid in (
         ("transport", args.transports, HAND_WRITTEN),
         ("pattern", args.patterns, ("pingpong", "stream")),
