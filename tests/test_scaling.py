@@ -478,3 +478,46 @@ def test_a_stopped_worker_defers_the_loss_verdict(monkeypatch: pytest.MonkeyPatc
     finally:
         session.close()
     assert leftover_processes() == []
+
+
+@pytest.mark.parametrize(
+    ("cls", "case"),
+    [
+        (Fan, Case("pipe", "fan", 64, maxsize=None, producers=2, consumers=3)),
+        (Fan, Case("queue", "fan", 64, maxsize=0, producers=3, consumers=2)),
+        (SharedState, Case("sharedctypes", "shared_state", 64, op="value_locked", producers=3)),
+    ],
+)
+def test_many_workers_are_all_launched_before_any_is_awaited(
+    cls: Any, case: Case, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers boot in parallel: every fork happens before the first Ready is read (awaiting
+    each before the next fork made a 4 x 4 fan's start about twice as long), and every one
+    is still awaited, in launch order, before start() returns."""
+    from ipcbench.measure.patterns.base import Children
+
+    events: list[tuple[str, int]] = []
+    launch, await_one = Children.launch, Children._await_ready
+
+    def launching(self: Children, *args: Any) -> Any:
+        control = launch(self, *args)
+        events.append(("launch", self.procs[-1].pid))
+        return control
+
+    def awaiting(self: Children, proc: Any, *args: Any) -> None:
+        await_one(self, proc, *args)
+        events.append(("ready", proc.pid))
+
+    monkeypatch.setattr(Children, "launch", launching)
+    monkeypatch.setattr(Children, "_await_ready", awaiting)
+    session = _session(cls, case, Placement(None, None))
+    session.start()
+    try:
+        workers = case.producers + (case.consumers if cls is Fan else 0)
+        kinds = [kind for kind, _ in events]
+        assert kinds == ["launch"] * workers + ["ready"] * workers
+        assert [pid for _, pid in events[:workers]] == [pid for _, pid in events[workers:]]
+        session.run(12)  # and they serve
+    finally:
+        session.close()
+    assert leftover_processes() == []

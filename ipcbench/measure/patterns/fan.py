@@ -176,12 +176,8 @@ class Fan(Session):
             self.pairs: list[Channel] = [ch for row in pairs for ch in row]
             consumer_eps = [[row[c].parent for row in pairs] for c in range(case.consumers)]
             producer_eps = [[ch.child for ch in row] for row in pairs]
-        self.consumer_controls = [
-            self.start_child(Consumer, ep, index=c) for c, ep in enumerate(consumer_eps)
-        ]
-        self.producer_controls = [
-            self.start_child(Producer, eps, index=p) for p, eps in enumerate(producer_eps)
-        ]
+        self.consumer_controls = self.start_children(Consumer, consumer_eps, wait=False)
+        self.producer_controls = self.start_children(Producer, producer_eps)
         for ch in getattr(self, "pairs", []):  # the children hold their copies now
             ch.parent.close()
             ch.child.close()

@@ -49,8 +49,7 @@ class SharedState(Session):
     def start(self) -> None:
         self.channel = self.transport.open(self.ctx, self.spec, duplex=False)
         self.pin_helpers(self.channel.helper_pids)
-        for k in range(self.case.producers):
-            self.start_child(Updater, self.channel.child, index=k)
+        self.start_children(Updater, [self.channel.child] * self.case.producers)
         self.children.watch()
 
     def run(self, n: int) -> Measurement:
