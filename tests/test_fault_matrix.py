@@ -296,8 +296,11 @@ def _watch_in_fresh_process(transport: str, out: Any) -> None:
         except ChildFailed as failure:
             ended = f"{failure.status}: {failure}"
         except (EOFError, OSError):  # its EOF came first: what the driver does then
-            signal.signal(signal.SIGUSR1, signal.SIG_IGN)
-            late = session.children.wait_failure(5.0)
+            try:
+                signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+                late = session.children.wait_failure(5.0)
+            except ChildFailed as failure:  # SIGCHLD landed before SIG_IGN took: the driver's
+                late = failure  # outer handler (driver._outcome) takes it the same way
             ended = f"{late.status}: {late}" if late else "EOF, no failure found"
         out.send((threads, ended, time.monotonic() - t0))
         killer.wait()
