@@ -39,8 +39,9 @@ class Report:
 @pytest.mark.parametrize(
     "n, target_s, expected",
     [
-        (10_000, 0.1, 1_000),  # 10 ms of a 100 ms batch (a quarter would be 25 ms)
-        (10_000, 0.02, 2_500),  # a quarter of a 20 ms batch is 5 ms: under the cap
+        (10_000, 0.1, 200),  # 2 ms of a 100 ms batch (a quarter would be 25 ms)
+        (10_000, 0.15, 134),  # 2 ms of a 150 ms batch, rounded up
+        (100, 0.004, 25),  # a quarter of a 4 ms batch is 1 ms: under the cap
         (3, 0.1, 1),  # never none
         (100, 0.0, 1),  # no target time: the smallest warm-up
     ],
@@ -69,5 +70,5 @@ def test_a_calibrating_run_has_no_warmup_after_calibration() -> None:
 
 
 def test_a_later_run_warms_up_then_measures() -> None:
-    assert _measured(10_000, warmups=2) == [1_000, 1_000, 10_000]
+    assert _measured(10_000, warmups=2) == [200, 200, 10_000]
     assert _measured(10_000, warmups=0) == [10_000]

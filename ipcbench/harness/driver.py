@@ -303,16 +303,16 @@ def _remember(session: Session) -> None:
     _current["session"] = session
 
 
-WARMUP_MAX_S = 0.01  # a warm-up batch lasts at most about this long
+WARMUP_MAX_S = 0.002  # a warm-up batch lasts at most about this long
 
 
 def warmup_messages(n_messages: int, target_time_s: float) -> int:
     """A warm-up batch: a quarter of the measured one, and no more than ``WARMUP_MAX_S`` of
     it (``n_messages`` take about ``target_time_s``). What it is for is the first use of the
-    caches, pages, feeder threads and buffers of these processes, not its length: a warm-up of
-    a quarter (25 ms at the default 0.1 s) and of 10 ms gave the same figures within noise
-    (bench/warmup_ab.py), and the shorter one leaves more of a sweep's wall time inside the
-    clock."""
+    caches, pages, feeder threads and buffers of these processes, not its length: a quarter
+    (25 ms at 0.1 s batches) and 10 ms gave the same figures within noise, and so did 10 ms
+    and 2 ms (42 of 42 cases tied, pingpong, stream and 2 x 2 fan at 64 B to 8 MiB, 5
+    transports; bench/warmup_ab.py --arms 10,2), the 2 ms sweep taking 8% less wall time."""
     by_time = math.ceil(n_messages * WARMUP_MAX_S / target_time_s) if target_time_s > 0 else 1
     return max(1, min(n_messages // 4, by_time))
 
