@@ -245,6 +245,9 @@ def main() -> None:
         default="pattern",
         help="the drivers' phases per pattern (default), payload size or transport",
     )
+    parser.add_argument(
+        "--keep-log", metavar="PATH", help="also keep the drivers' phase log (JSON lines)"
+    )
     parser.add_argument("run_flags", nargs="*", help="ipcbench run flags (after --)")
     args = parser.parse_args()
     from ipcbench import cli
@@ -279,7 +282,10 @@ def main() -> None:
     print("by transport")
     print("\n".join(_table(timings, 1)))
     print("\n".join(_driver_table(log_path, args.by)))
-    os.unlink(log_path)
+    if args.keep_log:
+        os.replace(log_path, args.keep_log)
+    else:
+        os.unlink(log_path)
 
 
 if __name__ == "__main__":
