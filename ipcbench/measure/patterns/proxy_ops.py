@@ -87,7 +87,7 @@ class ProxyOps(Session):
         return measurement
 
     def _verify_content(self, n: int, verifier: Verifier) -> None:
-        content = self.channel.parent.snapshot()  # type: ignore[union-attr]
+        content = self.channel.parent.snapshot(self.case.payload_bytes)  # type: ignore[union-attr]
         for msg in content:
             verifier.message(msg)
         if len(content) != n:
