@@ -138,6 +138,7 @@ def instrument_drivers(log_path: str) -> None:
             "pattern": case.pattern,
             "size": str(case.payload_bytes),
             "transport": case.transport,
+            "op": case.op,
         }
         marks["enter"] = time.monotonic()
         marks["forked"] = float(os.environ.get("IPCBENCH_FORKED_AT", "nan"))
@@ -241,7 +242,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--by",
-        choices=("pattern", "size", "transport"),
+        choices=("pattern", "size", "transport", "op"),
         default="pattern",
         help="the drivers' phases per pattern (default), payload size or transport",
     )
