@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,6 +152,34 @@ def test_zmq_endpoint_pickles_to_its_address_only() -> None:
     finally:
         channel.close()
     assert not os.path.exists(state["address"].removeprefix("ipc://"))
+
+
+def test_zmq_a_child_binds_at_start_and_connects_on_first_use() -> None:
+    """A fan consumer child holds connecting ends: opened at its start, before the producers
+    bound, each waited for ZeroMQ's 100 ms reconnect timer. The binding end opens in
+    ``in_child`` (its socket file exists before the child reports ready), a connecting one
+    when first used, and the frame goes through."""
+    _require("zmq_ipc")
+    import multiprocessing
+
+    spec = ChannelSpec(payload_bytes=64)
+    channel = transports.get("zmq_ipc")().open(multiprocessing.get_context(), spec, duplex=False)
+    push, pull = channel.child, channel.parent  # PUSH binds, PULL connects
+    try:
+        pull.in_child()
+        assert pull._sock is None  # type: ignore[attr-defined]
+        push.in_child()
+        assert push._sock is not None  # type: ignore[attr-defined]
+        got: list[bytes] = []
+        reader = threading.Thread(target=lambda: got.append(bytes(pull.recv())), daemon=True)
+        reader.start()  # a PUSH with no peer blocks: the first recv connects
+        push.send(b"x" * 72)
+        reader.join(30)
+        assert got == [b"x" * 72]
+    finally:
+        push.close()
+        pull.close()
+        channel.close()
 
 
 def test_zmq_high_water_mark_bounds_queued_bytes() -> None:
