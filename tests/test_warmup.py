@@ -65,8 +65,8 @@ def test_a_calibrating_run_has_no_warmup_after_calibration() -> None:
     batches = _measured(None, warmups=2)
     calibrated = batches[-1]
     assert calibrated == pytest.approx(0.1e9 / NS_PER_MESSAGE, rel=0.01)
-    # calibration: one message, then x4 from 4 until >= 1/8 of the target; then the batch
-    assert batches[:-1] == [1, 4, 16, 64, 256, 1024, 4096] and calibrated not in batches[:-1]
+    # calibration: one message, then x4 from 2 until >= 1/16 of the target; then the batch
+    assert batches[:-1] == [1, 2, 8, 32, 128, 512, 2048] and calibrated not in batches[:-1]
 
 
 def test_a_later_run_warms_up_then_measures() -> None:

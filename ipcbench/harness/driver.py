@@ -70,18 +70,23 @@ def placement_cpus(placement: str) -> Placement | str:
     return Placement([allowed[0]], [allowed[1]])
 
 
+CALIBRATION_SHARE = 16  # calibration grows a batch until it lasts 1/16 of the target
+
+
 def calibrate(run: Callable[[int], Measurement], target_ns: float, min_n: int, max_n: int) -> int:
-    """Grow the batch ×4 until it takes ≥ 1/8 of the target, then scale to the target.
+    """Grow the batch ×4 until it takes ≥ 1/16 of the target, then scale to the target.
 
     A first one-message batch is run and ignored: fresh processes pay one-time costs (imports,
     page faults, feeder threads) that would make the count far too small. Growth then starts
-    at 4 messages, so an injected fault at sequence number 1 is never the last message of
-    its batch (a lost last message could only show as a timeout)."""
+    at 2 messages, so an injected fault at sequence number 1 is never the last message of
+    its batch (a lost last message could only show as a timeout). Growing to 1/8 of the
+    target, as before stop 31, cost a case's first run 1/6 to 2/3 of a batch more; how long
+    a batch lasts is no figure, and it varies 2-10x between repeats with their placement."""
     run(1)
-    n = min(4, max_n)
+    n = min(2, max_n)
     while True:
         elapsed_ns = max(run(n).elapsed_ns, 1)
-        if elapsed_ns * 8 >= target_ns or n >= max_n:
+        if elapsed_ns * CALIBRATION_SHARE >= target_ns or n >= max_n:
             break
         n = min(max_n, n * 4)
     return max(min_n, min(max_n, math.ceil(n * target_ns / elapsed_ns)))
@@ -323,7 +328,7 @@ def _measure(session: Session, case: Case, settings: Settings, report: Any, rnd:
     if n is None:
         limit = max_messages(case, settings)
         n = calibrate(session.run, settings.target_time_s * 1e9, settings.min_messages, limit)
-        warmups = 0  # calibration just ran these processes, its last batch >= 1/8 of the target
+        warmups = 0  # calibration just ran these processes, its last batch >= 1/16 of the target
     for _ in range(warmups):
         session.run(warmup_messages(n, settings.target_time_s))
     gc.collect()  # untimed: what setup and warm-up left is not collected inside the clock
