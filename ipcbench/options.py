@@ -301,12 +301,12 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "warmups", "warmups", whole(0), 1,
-        "warm-up batches (a quarter of the measured one, at most 10 ms) before each repeat "
+        "warm-up batches (a quarter of the measured one, at most 2 ms) before each repeat "
         "(default {default})",
         quick=1,
     ),
     Option(
-        "target_time", "target_time_s", seconds, 0.1,
+        "target_time", "target_time_s", seconds, 0.15,
         "seconds per repeat; the message count is calibrated to reach it (default {default})",
         quick=0.02,
     ),

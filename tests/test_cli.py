@@ -557,4 +557,4 @@ def test_every_sweep_option_is_declared_once_in_the_options_table(tmp_path: Path
     for option in OPTIONS:
         if option.quick is not NOT_SET:
             assert getattr(quick, option.field) == option.read(option.quick), option.key
-    assert quick.quick and (quick.target_time_s, plain.target_time_s) == (0.02, 0.1)
+    assert quick.quick and (quick.target_time_s, plain.target_time_s) == (0.02, 0.15)
