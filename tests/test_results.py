@@ -290,3 +290,26 @@ def test_run_store_claims_a_new_name_and_owns_its_files(tmp_path: Path) -> None:
     assert list(first.read_samples()) == [("r-1", 5)]
     second.remove_if_unstarted()
     assert not second.taken() and first.taken()
+
+
+def test_the_samples_write_bench_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """bench/samples_write.py, briefly: both ways timed, both files checked to hold the same
+    samples (it exits otherwise), sizes printed."""
+    import importlib.util
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "bench" / "samples_write.py"
+    spec = importlib.util.spec_from_file_location("samples_write", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for kind in ("qsize", "lognormal"):
+        argv = ["samples_write.py", "--rows", "3000", "--row-ids", "3", "--repeats", "2"]
+        monkeypatch.setattr(sys, "argv", [*argv, "--kind", kind, "--dir", str(tmp_path)])
+        module.main()
+        out = capsys.readouterr().out
+        assert f"3000 {kind} samples over 3 row id(s), 2 repeats" in out
+        assert "text: format" in out and "binary, write_case" in out and "file size: text" in out
+    assert not list(tmp_path.iterdir())  # its files are removed

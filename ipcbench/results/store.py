@@ -230,8 +230,10 @@ class ResultWriter:
 def samples_member(samples: Mapping[str, RowSamples], *, magic: bool = False) -> bytes:
     """One gzip member (zlib level 1) of the binary samples format: the magic line first if
     ``magic`` (a new file), then per row id ``<row_id> <count>\\n`` and its values as int64
-    little-endian. The values are packed as they are, never formatted or made Python ints
-    (this runs in the runner between two cases, outside the measured batches)."""
+    little-endian. The values are packed as they are, never formatted or made Python ints:
+    this runs in the runner between two cases, outside the measured batches, and 700 000
+    samples (a lifecycle qsize batch) took 30 ms here against 147 ms formatting + 46 ms
+    gzipping as text, in a file 0.70x the size (bench/samples_write.py, a 2-CPU VM)."""
     deflate = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: a gzip header and trailer
     parts = [deflate.compress(SAMPLES_MAGIC)] if magic else []
     for row_id, values in samples.items():
