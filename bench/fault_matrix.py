@@ -67,7 +67,7 @@ from ipcbench.harness.settings import validate
 from ipcbench.harness.sweep import expand
 from ipcbench.params import Case
 from ipcbench.results.schema import PARAM_COLUMNS
-from ipcbench.results.store import read_rows
+from ipcbench.results.store import SAMPLES_SUFFIXES, read_rows
 
 MARKER_ENV = "IPCBENCH_MATRIX_MARKER"
 SEM_PREFIX = "/mpfm"  # + the job's marker: its named semaphores, told apart in /dev/shm
@@ -533,7 +533,7 @@ def run_signal(scenario: str, case: Case, work: Path) -> list[Cell]:
 def _wait_for_a_finished_case(out: Path, proc: subprocess.Popen[str]) -> Path | None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
-        found = [p for p in out.rglob("*.csv") if not p.name.endswith(".samples.csv.gz")]
+        found = [p for p in out.rglob("*.csv") if not p.name.endswith(SAMPLES_SUFFIXES)]
         if found and len(found[0].read_bytes().splitlines()) > 1:
             return found[0]
         time.sleep(0.05)

@@ -7,13 +7,14 @@ are known and a machine "2x slower" is exactly 2x slower. Runs are written with 
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ipcbench.results.schema import COLUMNS, SCHEMA_VERSION
-from ipcbench.results.store import ResultWriter, RunStore
+from ipcbench.results.schema import COLUMNS, SAMPLES_COLUMNS, SCHEMA_VERSION
+from ipcbench.results.store import ResultWriter, RunStore, read_samples
 
 # 7 repeats, +-3 % around the figure: CV ~2.2 %, median exactly the figure.
 SPREAD: tuple[float, ...] = (0.97, 0.98, 0.99, 1.0, 1.01, 1.02, 1.03)
@@ -184,6 +185,17 @@ def write_run(
     if meta is not None:
         paths.meta.write_text(json.dumps(meta), encoding="utf-8")
     return paths.csv
+
+
+def to_old_text_samples(paths: RunStore) -> Path:
+    """Turn a run's samples into the text file of runs written before the binary format (gzip,
+    a ``row_id,lat_ns`` header, one line per sample) and remove the binary one."""
+    lines = [",".join(SAMPLES_COLUMNS) + "\n"]
+    lines += [f"{row_id},{value}\n" for row_id, value in read_samples(paths.samples)]
+    with gzip.open(paths.old_samples, "wt", encoding="utf-8", compresslevel=1) as gz:
+        gz.write("".join(lines))
+    paths.samples.unlink()
+    return paths.old_samples
 
 
 def write_machine(

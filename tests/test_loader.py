@@ -19,6 +19,7 @@ from tests.fixtures_analysis import (
     default_meta,
     machine_rows,
     params,
+    to_old_text_samples,
     write_machine,
     write_run,
 )
@@ -171,6 +172,8 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     bad["folder without results"] = (no_results, "no result files")
     bad["missing path"] = (tmp_path / "nope", "does not exist")
     bad["samples file"] = (RunStore.for_csv(good).samples, "pass the run's .csv")
+    old_run = RunStore.for_csv(_good_csv(tmp_path / "o"))
+    bad["old samples file"] = (to_old_text_samples(old_run), "pass the run's .csv")
     return bad
 
 
@@ -189,6 +192,7 @@ BAD_NAMES = [
     "folder without results",
     "missing path",
     "samples file",
+    "old samples file",
 ]
 
 
@@ -212,19 +216,70 @@ def test_bad_meta_json(tmp_path: Path) -> None:
         loader.load(csv_path)
 
 
+def _samples_error(csv_path: Path) -> str:
+    with pytest.raises(IpcbenchError) as info:
+        loader.load_samples(csv_path)
+    message = str(info.value)
+    assert "\n" not in message and message.endswith(
+        "re-run, or delete it to go without pooled percentiles"
+    )
+    return message
+
+
 def test_damaged_samples(tmp_path: Path) -> None:
     csv_path = write_run(tmp_path, "r", machine_rows("m1")[:1])
     samples = RunStore.for_csv(csv_path).samples
-    samples.write_bytes(samples.read_bytes()[:-10])
-    with pytest.raises(IpcbenchError, match="damaged or truncated"):
-        loader.load_samples(csv_path)
+    good = samples.read_bytes()
+    samples.write_bytes(good[:-10])
+    assert "damaged or truncated" in _samples_error(csv_path)
+    samples.write_bytes(good[:-8] + bytes(4) + good[-4:])  # another CRC
+    assert "damaged or truncated (CRC check failed" in _samples_error(csv_path)
     samples.write_bytes(b"garbage")
-    with pytest.raises(IpcbenchError, match="damaged or truncated"):
-        loader.load_samples(csv_path)
+    assert "damaged or truncated" in _samples_error(csv_path)
+    with gzip.open(samples, "wb") as fh:
+        fh.write(gzip.decompress(good)[:-3])  # the last record loses its end
+    assert "is cut short" in _samples_error(csv_path)
     with gzip.open(samples, "wt") as fh:
         fh.write("a,b\n1,2\n")
-    with pytest.raises(IpcbenchError, match="not a complete ipcbench samples file"):
-        loader.load_samples(csv_path)
+    assert "is not an ipcbench samples file" in _samples_error(csv_path)
+
+
+def test_damaged_samples_of_an_older_run(tmp_path: Path) -> None:
+    csv_path = write_run(tmp_path, "r", machine_rows("m1")[:1])
+    old = to_old_text_samples(RunStore.for_csv(csv_path))
+    old.write_bytes(old.read_bytes()[:-10])
+    assert "damaged or truncated" in _samples_error(csv_path)
+    with gzip.open(old, "wt") as fh:
+        fh.write("a,b\n1,2\n")
+    assert "not a complete ipcbench samples file" in _samples_error(csv_path)
+
+
+def test_an_older_runs_text_samples_load_as_before(tmp_path: Path) -> None:
+    """Runs written before the binary format have <stamp>.samples.csv.gz: the same frame,
+    and the same summary, as from the binary file."""
+    from ipcbench.cli.summarize import run_samples, summarize_frame
+
+    csv_path = write_machine(tmp_path, "m1")
+    paths = RunStore.for_csv(csv_path)
+    frame = loader.load(csv_path)
+    binary = loader.load_samples(csv_path)
+    summary = summarize_frame(frame, run_samples(frame)[0])
+    assert len(binary) == 6 * N_REPEATS * 10 and paths.samples.exists()
+    to_old_text_samples(paths)
+    assert not paths.samples.exists() and paths.old_samples.exists()
+    text = loader.load_samples(csv_path)
+    pd.testing.assert_frame_equal(text, binary)
+    assert list(text.dtypes.astype(str)) == ["str", "int64", "str"]
+    pd.testing.assert_frame_equal(loader.load(csv_path), frame)
+    pd.testing.assert_frame_equal(summarize_frame(frame, run_samples(frame)[0]), summary)
+
+
+def test_load_samples_of_an_empty_samples_file(tmp_path: Path) -> None:
+    csv_path = write_run(tmp_path, "r", machine_rows("m1")[:1])
+    RunStore.for_csv(csv_path).samples.write_bytes(gzip.compress(b"ipcbench-samples 1\n"))
+    samples = loader.load_samples(csv_path)
+    assert samples.empty and list(samples.columns) == ["row_id", "lat_ns", "source_csv"]
+    pd.testing.assert_series_equal(samples.dtypes, loader._empty_samples().dtypes)
 
 
 def test_typed_params_restores_integers() -> None:

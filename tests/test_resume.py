@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,8 @@ from ipcbench.harness.resume import load_resume
 from ipcbench.harness.runner import Runner
 from ipcbench.harness.settings import build_settings
 from ipcbench.results.schema import PARAM_COLUMNS, SCHEMA_VERSION
-from ipcbench.results.store import RunStore, read_rows, read_samples
+from ipcbench.results.store import RunStore, read_rows, read_sample_arrays, read_samples
+from tests.fixtures_analysis import to_old_text_samples
 
 SWEEP = {**FAST, "transports": "memcpy,pickle", "sizes": "8,64", "seed": 7}
 N_CASES = 8  # 2 transports x 2 patterns x 2 sizes
@@ -162,16 +164,58 @@ def test_a_line_cut_off_by_a_crash_is_removed_then_resumed(
     assert len(repeats) == N_CASES * 2 and set(repeats.values()) == {1}  # 4th case: again
 
 
+def member_ends(data: bytes) -> list[int]:
+    """Where each gzip member of ``data`` ends."""
+    ends, at = [], 0
+    while at < len(data):
+        member = zlib.decompressobj(wbits=31)
+        member.decompress(data[at:])
+        assert member.eof
+        at = len(data) - len(member.unused_data)
+        ends.append(at)
+    return ends
+
+
 def test_a_samples_block_cut_off_by_a_crash_is_removed(
     finished_run: RunStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The incomplete last gzip member (the case being written) is cut off exactly: the
+    members before it stay byte for byte, their records readable, the new cases' appended."""
     run = interrupted(finished_run, tmp_path / "run", keep_cases=2)
     data = run.samples.read_bytes()
+    assert run.samples.name.endswith(".samples.bin.gz")
+    ends = member_ends(data)
+    assert len(ends) >= 3
+    complete = tmp_path / "complete.samples.bin.gz"
+    complete.write_bytes(data[: ends[-2]])
+    kept = list(read_sample_arrays(complete))
     run.samples.write_bytes(data[:-9])  # the last gzip member loses its end
     code, err = main("run", "--resume", str(run.csv), capsys=capsys)
     assert code == 0, err
     assert "removed an incomplete last block" in err
-    assert list(read_samples(run.samples))  # readable to the end again
+    after = run.samples.read_bytes()
+    assert after.startswith(data[: ends[-2]]) and not after.startswith(data[: ends[-1] - 9])
+    records = list(read_sample_arrays(run.samples))  # readable to the end again
+    assert records[: len(kept)] == kept and len(records) > len(kept)
+    row_ids = {r["row_id"] for r in read_rows(run.csv)}
+    assert {row_id for row_id, _ in records[len(kept) :]} <= row_ids  # the resumed cases'
+
+
+def test_a_run_with_text_samples_is_not_resumed(
+    finished_run: RunStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Decision: a run of an older ipcbench keeps its samples in the text .samples.csv.gz;
+    this ipcbench does not append to it (nor split a run's samples over two files): refused,
+    one line, nothing touched."""
+    run = interrupted(finished_run, tmp_path / "run", keep_cases=2)
+    old = to_old_text_samples(run)
+    before = {path: path.read_bytes() for path in (run.csv, run.meta, old)}
+    code, err = main("run", "--resume", str(run.csv), capsys=capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert "samples.csv.gz, the text format of older ipcbench versions" in err
+    assert err.strip().endswith("start a new run")
+    assert {path: path.read_bytes() for path in before} == before
+    assert not run.samples.exists()
 
 
 def _replace_header(text: str) -> str:
@@ -272,12 +316,17 @@ def test_another_machine_is_refused(
     assert code == 2 and "this is other-cpu-2cpu-00000000" in err
 
 
-@pytest.mark.parametrize("path", ["missing.csv", "x.samples.csv.gz", "x.meta.json"])
+@pytest.mark.parametrize(
+    "path", ["missing.csv", "x.samples.bin.gz", "x.samples.csv.gz", "x.meta.json"]
+)
 def test_resume_needs_an_existing_run_csv(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], path: str
 ) -> None:
+    if path != "missing.csv":
+        (tmp_path / path).write_bytes(b"\x1f\x8b a run's other file")
     code, err = main("run", "--resume", str(tmp_path / path), capsys=capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert path == "missing.csv" or "--resume needs a run's .csv file" in err
 
 
 # --- end to end: Ctrl-C / SIGTERM to the command, then --resume -------------------------------

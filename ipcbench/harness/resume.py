@@ -10,10 +10,12 @@ samples file): rows already written are never rewritten.
 
 Refused before anything is touched (``IpcbenchError``, one line naming the fix): a missing,
 empty, binary or foreign CSV; another schema version; rows of another run; a damaged row; a
-missing or invalid meta file; another machine; and settings that differ from the stored ones
-in anything but the output options (``--out``, which is ignored -- rows go to RESULT.csv --
-and ``--quiet``). Flags may be left out: the stored settings are used; flags that are given
-must agree with them. List settings are compared as sets (``-s 4K,64`` = ``-s 64,4K``).
+missing or invalid meta file; another machine; a run of an older ipcbench whose samples are
+in the text file ``<stamp>.samples.csv.gz`` (only the binary ``.samples.bin.gz`` is appended
+to); and settings that differ from the stored ones in anything but the output options
+(``--out``, which is ignored -- rows go to RESULT.csv -- and ``--quiet``). Flags may be left
+out: the stored settings are used; flags that are given must agree with them. List settings
+are compared as sets (``-s 4K,64`` = ``-s 64,4K``).
 
 Repaired, only after all of the above passed, just before appending: a last CSV line without
 its line end (the runner was killed while writing it) is cut off -- its values cannot be
@@ -35,7 +37,7 @@ from typing import Any
 from ipcbench.errors import IpcbenchError
 from ipcbench.params import Case
 from ipcbench.results.schema import COLUMNS, SCHEMA_VERSION, CaseKey, case_key
-from ipcbench.results.store import CsvDamage, RunStore, parse_rows
+from ipcbench.results.store import SAMPLES_SUFFIXES, CsvDamage, RunStore, parse_rows
 
 META_KEYS: dict[str, type] = {"run_id": str, "seed": int, "config": dict, "machine_id": str}
 
@@ -151,7 +153,7 @@ class ResumeState:
 def load_resume(csv_path: str | os.PathLike[str]) -> ResumeState:
     """Check an interrupted run's files (read only) and return what is needed to go on."""
     path = Path(csv_path)
-    if not path.name.endswith(".csv") or path.name.endswith(".samples.csv.gz"):
+    if not path.name.endswith(".csv") or path.name.endswith(SAMPLES_SUFFIXES):
         raise IpcbenchError(f"--resume needs a run's .csv file, not {path}")
     paths = RunStore.for_csv(path)
     data = _read_bytes(path)
@@ -159,6 +161,12 @@ def load_resume(csv_path: str | os.PathLike[str]) -> ResumeState:
     keep = data.rfind(b"\n") + 1
     header, rows = _parse_rows(path, data[:keep].decode("utf-8"))
     _check_rows(path, header, rows, meta["run_id"])
+    if paths.old_samples.exists():
+        raise _fail(
+            path,
+            f"its samples are in {paths.old_samples.name}, the text format of older ipcbench "
+            "versions, which this one does not append to; start a new run",
+        )
     return ResumeState(
         paths=paths,
         meta=meta,

@@ -691,7 +691,7 @@ def _end_group(driver: Any, asked: bool = False) -> None:
 def _write_case(writer: ResultWriter, paths: RunStore, outcome: CaseOutcome) -> None:
     """Append a finished case; a full disk or I/O error stops the sweep with one line."""
     try:
-        writer.write_case(outcome.rows, _decode_samples(outcome.samples))
+        writer.write_case(outcome.rows, outcome.samples)
     except OSError as exc:
         raise IpcbenchError(
             f"cannot write results to {paths.csv}: {exc.strerror or exc}; every case before "
@@ -720,17 +720,6 @@ def _start_resource_tracker() -> None:
         from multiprocessing import resource_tracker
 
         resource_tracker.ensure_running()
-
-
-def _decode_samples(samples: dict[str, bytes]) -> dict[str, Any]:
-    from array import array
-
-    decoded = {}
-    for row_id, raw in samples.items():
-        values = array("q")
-        values.frombytes(raw)
-        decoded[row_id] = values
-    return decoded
 
 
 def _stability_warnings(rows: list[dict[str, Any]]) -> list[str]:

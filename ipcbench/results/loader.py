@@ -30,7 +30,16 @@ from ipcbench.results.schema import (
     SAMPLES_COLUMNS,
     SCHEMA_VERSION,
 )
-from ipcbench.results.store import CsvDamage, RunStore, add_columns_of, parse_rows, upgrade_to_3
+from ipcbench.results.store import (
+    SAMPLES_FIX,
+    SAMPLES_SUFFIXES,
+    CsvDamage,
+    RunStore,
+    add_columns_of,
+    parse_rows,
+    read_sample_records,
+    upgrade_to_3,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -122,7 +131,7 @@ def find_runs(path: Path) -> list[Path]:
     runs. A file named directly is always read (and refused if it is not a run).
     """
     if path.is_file():
-        if path.name.endswith((".samples.csv.gz", ".meta.json")):
+        if path.name.endswith((*SAMPLES_SUFFIXES, ".meta.json")):
             raise IpcbenchError(f"{path} belongs to a run; pass the run's .csv instead")
         return [path]
     if not path.is_dir():
@@ -326,31 +335,55 @@ def meta_columns(meta: dict[str, Any], existing: Iterable[str]) -> dict[str, Any
 
 def load_samples(csv_path: PathLike, *, missing_ok: bool = False) -> pd.DataFrame:
     """Raw per-message latencies of one run: columns ``row_id`` (str), ``lat_ns`` (int64) and
-    ``source_csv``. Without a samples file: an empty frame if ``missing_ok`` else an error."""
-    import pandas as pd
-
+    ``source_csv``. Read from its binary samples file, or an older run's text one. Without a
+    samples file: an empty frame if ``missing_ok`` else an error."""
     csv_file = Path(csv_path)
-    samples = RunStore.for_csv(csv_file).samples
-    if not samples.exists():
+    store = RunStore.for_csv(csv_file)
+    samples = store.samples_to_read()
+    if samples is None:
         if missing_ok:
             return _empty_samples()
         raise IpcbenchError(
-            f"{samples} does not exist; only latency patterns write samples: pass such a run"
+            f"{store.samples} does not exist; only latency patterns write samples: pass such a run"
         )
-    try:
-        frame = pd.read_csv(samples, compression="gzip", dtype={"row_id": "str"})
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError) as exc:
-        raise IpcbenchError(
-            f"{samples} is damaged or truncated ({exc}); re-run, or delete it to go without "
-            "pooled percentiles"
-        ) from None
-    if tuple(frame.columns) != SAMPLES_COLUMNS or frame.isna().any().any():
-        raise IpcbenchError(
-            f"{samples} is not a complete ipcbench samples file; re-run, or delete it to go "
-            "without pooled percentiles"
-        )
-    frame["lat_ns"] = _numeric(samples, frame["lat_ns"], integer=True).astype("int64")
+    if samples == store.old_samples:
+        frame = _load_text_samples(samples)
+    else:
+        frame = _load_binary_samples(samples)
     frame[SOURCE_COLUMN] = str(csv_file)
+    return frame
+
+
+def _load_binary_samples(path: Path) -> pd.DataFrame:
+    """``row_id`` and ``lat_ns`` of a binary samples file, one numpy array of its values."""
+    import numpy as np
+    import pandas as pd
+
+    row_ids: list[str] = []
+    counts: list[int] = []
+    values = []
+    for row_id, raw in read_sample_records(path):
+        row_ids.append(row_id)
+        counts.append(len(raw) // 8)
+        values.append(np.frombuffer(raw, dtype="<i8"))
+    lat_ns = np.concatenate(values).astype("int64", copy=False) if values else np.empty(0, "int64")
+    ids = np.repeat(np.array(row_ids, dtype=object), counts)
+    return pd.DataFrame(
+        {"row_id": pd.Series(ids, dtype="str"), "lat_ns": pd.Series(lat_ns, dtype="int64")}
+    )
+
+
+def _load_text_samples(path: Path) -> pd.DataFrame:
+    """``row_id`` and ``lat_ns`` of an older run's text samples file (``row_id,lat_ns``)."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path, compression="gzip", dtype={"row_id": "str"})
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError) as exc:
+        raise IpcbenchError(f"{path} is damaged or truncated ({exc}); {SAMPLES_FIX}") from None
+    if tuple(frame.columns) != SAMPLES_COLUMNS or frame.isna().any().any():
+        raise IpcbenchError(f"{path} is not a complete ipcbench samples file; {SAMPLES_FIX}")
+    frame["lat_ns"] = _numeric(path, frame["lat_ns"], integer=True).astype("int64")
     return frame
 
 
