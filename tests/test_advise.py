@@ -288,7 +288,48 @@ def test_a_crossover_is_named_where_significant_at_both_sizes() -> None:
     assert sentence.startswith(
         "pingpong: up to 4 KiB pipe_bytes leads (5.0\u00d7 faster than queue)"
     )
-    assert "from 1 MiB queue leads" in sentence
+    assert "; at 1 MiB queue leads" in sentence
+
+
+def test_a_leader_is_named_only_at_the_sizes_it_leads() -> None:
+    """A stream row as measured (s31): zmq wins at 8 B, a tie at 128 B, shm_ring wins at
+    2 KiB, shm_handoff at 32 KiB, a tie at 512 KiB and shm_ring again at 8 MiB. Only the
+    change at 2 -> 32 KiB is significant at both sizes; neither leader may be stretched over
+    the cells another channel won or that are tied."""
+    few = (10.0, 10.1, 10.2)  # 3 repeats: a tie
+    best, second, low = SLOW, MID, FAST  # stream figures are msgs/s: higher is better
+    rows = rows_of(
+        at({"zmq_ipc": best, "shm_ring": second, "queue": low}, 8, "stream"),
+        at({"zmq_ipc": few, "shm_ring": few, "queue": tuple(v / 5 for v in few)}, 128, "stream"),
+        at({"shm_ring": best, "shm_handoff": second, "queue": low}, 2048, "stream"),
+        at({"shm_handoff": best, "shm_ring": second, "queue": low}, 32768, "stream"),
+        at({"shm_handoff": few, "shm_ring": few}, 1 << 19, "stream"),
+        at({"shm_ring": best, "shm_handoff": second}, 1 << 23, "stream"),
+    )
+    (sentence,) = advise.crossovers(advise.decision_map(rows))
+    assert sentence == (
+        "stream: at 2 KiB shm_ring leads (5.0\u00d7 faster than queue); "
+        "at 32 KiB shm_handoff leads (5.0\u00d7 faster than queue) "
+        "(each change significant at both sizes)."
+    )
+
+
+def test_a_stretch_of_sizes_and_a_tied_lead_are_named() -> None:
+    """pipe_bytes wins at 64 B and 4 KiB, then pipe and queue, tied, both beat it at 64 KiB
+    and 1 MiB: 'up to 4 KiB' one, 'from 64 KiB' the tie group."""
+    rows = rows_of(
+        at({"pipe_bytes": FAST, "pipe": MID, "queue": SLOW}, 64),
+        at({"pipe_bytes": FAST, "pipe": MID, "queue": SLOW}, 4096),
+        at({"pipe": FAST, "queue": FAST, "pipe_bytes": SLOW}, 65536),
+        at({"pipe": FAST, "queue": FAST, "pipe_bytes": SLOW}, 1 << 20),
+    )
+    dmap = advise.decision_map(rows)
+    cell = dmap.cell("pingpong", 65536)
+    assert cell is not None and cell.ranking.verdict == "tie"
+    (sentence,) = advise.crossovers(dmap)
+    assert sentence.startswith("pingpong: up to 4 KiB pipe_bytes leads (5.0\u00d7 faster")
+    names = advise.ranking.names_text(cell.ranking.tie_group)
+    assert f"; from 64 KiB {names} lead, tied (each change" in sentence
 
 
 def test_no_crossover_where_a_side_is_a_tie() -> None:

@@ -823,28 +823,54 @@ def _beats(r: ranking.Ranking, first: str, second: str) -> bool:
 
 
 def _shape_crossovers(shape: str, cells: Sequence[MapCell]) -> list[str]:
-    changes = []
-    for left, right in itertools.pairwise(cells):
+    """Where the leader changes, significantly at both sizes: each side's stretch of sizes
+    (the neighbouring cells with the same winner or tie group), so that a leader is named
+    only at sizes where it leads, not beyond a cell won by another channel or tied."""
+    stretches: list[tuple[int, int]] = []  # (first, last) cell index
+    for i, (left, right) in enumerate(itertools.pairwise(cells)):
         a, b = left.ranking.best.transport, right.ranking.best.transport
         if a != b and _beats(left.ranking, a, b) and _beats(right.ranking, b, a):
-            changes.append((left, right))
-    if not changes:
+            for stretch in (_stretch(cells, i), _stretch(cells, i + 1)):
+                if stretch not in stretches:
+                    stretches.append(stretch)
+    if not stretches:
         return []
-    parts = []
-    first_left, _ = changes[0]
-    parts.append(
-        f"up to {human_size(first_left.payload_bytes)} "
-        f"{_lead(first_left, first_left.ranking.best.transport)}"
-    )
-    for _left, right in changes:
-        parts.append(
-            f"from {human_size(right.payload_bytes)} {_lead(right, right.ranking.best.transport)}"
-        )
+    parts = [
+        f"{_sizes_text(cells, first, last)} {_lead(cells[first])}" for first, last in stretches
+    ]
     return [f"{shape}: " + "; ".join(parts) + " (each change significant at both sizes)."]
 
 
-def _lead(cell: MapCell, name: str) -> str:
-    queue = cell.ranking.entry(DEFAULT_CHANNEL)
+def _stretch(cells: Sequence[MapCell], i: int) -> tuple[int, int]:
+    """The neighbouring cells around ``cells[i]`` with its label (winner or tie group)."""
+    first, last = i, i
+    while first > 0 and cells[first - 1].label == cells[i].label:
+        first -= 1
+    while last + 1 < len(cells) and cells[last + 1].label == cells[i].label:
+        last += 1
+    return first, last
+
+
+def _sizes_text(cells: Sequence[MapCell], first: int, last: int) -> str:
+    """'at 2 KiB', 'up to 4 KiB', 'from 1 MiB' or 'from 128 B to 2 KiB' (as measured)."""
+    lo, hi = human_size(cells[first].payload_bytes), human_size(cells[last].payload_bytes)
+    if first == last:
+        return f"at {lo}"
+    if first == 0:
+        return f"up to {hi}"
+    if last == len(cells) - 1:
+        return f"from {lo}"
+    return f"from {lo} to {hi}"
+
+
+def _lead(cell: MapCell) -> str:
+    """'pipe_bytes leads (2.0\u00d7 faster than queue)' or, for a tie group, 'pipe and
+    pipe_bytes lead, tied'."""
+    r = cell.ranking
+    if r.verdict == "tie":
+        return f"{ranking.names_text(r.tie_group)} lead, tied"
+    name = r.best.transport
+    queue = r.entry(DEFAULT_CHANNEL)
     vs_queue = ""
     if (
         name != DEFAULT_CHANNEL
