@@ -264,9 +264,12 @@ def test_a_timeout_that_costs_1_43x_is_named_and_an_equal_style_is_a_tie() -> No
     assert same.decision == "tie"
     sentences = call_sentences(analysis.of("call"))
     assert any(
-        "timeout=0.01s: of 1 case, slower than blocking calls in 1 (1.43" in s for s in sentences
+        "stream pattern, timeout=0.01s calls: of 1 case, slower than blocking calls in 1 (1.43" in s
+        for s in sentences
     )
-    assert any("nowait: of 1 case, not significantly different in 1" in s for s in sentences)
+    assert "stream pattern, nowait calls: of 1 case, not significantly different in 1" in " ".join(
+        sentences
+    )
     table = call_blocks(df, analysis)[-1]
     timeout_row = next(r for r in table.rows if r[4] == "timeout=0.01s")  # type: ignore[attr-defined]
     assert timeout_row[-1] == "0.05" and timeout_row[-2] == "slower"  # 50 retries / 1000 msgs

@@ -57,7 +57,7 @@ def call_sentences(stated: Sequence[Stated]) -> list[str]:
         if ties:
             parts.append(f"not significantly different in {len(ties)}")
         out.append(
-            f"{pattern}, {style}: of {_cases(len(compared))}, {'; '.join(parts)} "
+            f"{pattern} pattern, {style} calls: of {_cases(len(compared))}, {'; '.join(parts)} "
             "(Mann-Whitney on the repeats, Benjamini-Hochberg over the report, at least 5%)."
         )
     return out
