@@ -323,6 +323,41 @@ def test_cost_breakdown_charges_no_pickling_to_bytes_channels() -> None:
     assert "no kernel bar: faster_fifo (shared memory, no kernel copy)" in notes
 
 
+def test_every_transport_says_which_raw_floor_its_bytes_cross() -> None:
+    """No default: a new transport must say it, or the breakdown would draw a floor it does
+    not contain (shm_ring, shm_handoff and the thread baselines once got the fastest raw one)."""
+    from ipcbench import transports
+
+    for cls in transports.all_transports():
+        declared = [k for k in type.mro(cls)[:-1] if "kernel_floor" in vars(k)]
+        assert declared and declared[0] is not transports.Transport, cls.name
+        assert cls.kernel_floor in (None, "raw_pipe", "raw_socketpair"), cls.name
+    no_kernel = {"shm_ring", "shm_handoff", "faster_fifo", "thread_queue", "thread_simplequeue"}
+    assert {t: transports.get(t).kernel_floor for t in no_kernel} == dict.fromkeys(no_kernel)
+    assert transports.get("queue").kernel_floor == "raw_pipe"
+    assert transports.get("pipe").kernel_floor == "raw_socketpair"
+
+
+def test_cost_breakdown_draws_no_kernel_floor_for_shared_memory_or_threads() -> None:
+    rows = fx.make_rows(
+        transports=("queue", "shm_ring", "shm_handoff", "thread_simplequeue", "raw_pipe",
+                    "raw_socketpair", "pickle"),
+        sizes=(4096,),
+        patterns=("stream",),
+        noise_sd=0.0,
+    )  # fmt: skip
+    table = breakdown_table(fx.frame(rows)).set_index("transport")
+    assert table.loc["queue", "kernel_floor"] == "raw_pipe"
+    for lane in ("shm_ring", "shm_handoff", "thread_simplequeue"):
+        assert np.isnan(table.loc[lane, "kernel"]) and table.loc[lane, "kernel_floor"] == ""
+    assert np.isnan(table.loc["thread_simplequeue", "serialization"])  # passed by reference
+    notes = " ".join(figure_notes(figure_cost_breakdown(fx.frame(rows), payload_bytes=4096)))
+    assert "no kernel bar: shm_handoff, shm_ring (shared memory, no kernel copy)" in notes
+    assert "no kernel bar: thread_simplequeue (threads of one process)" in notes
+    assert "no pickle bar: thread_simplequeue pass each message by reference" in notes
+    assert "shm_handoff, shm_ring send bytes frames" in notes
+
+
 # --- 8. comparison --------------------------------------------------------------------------
 
 

@@ -116,6 +116,10 @@ class Transport:
     # thread's blocking call, so a worker's death is watched by a thread (patterns.base).
     starts_threads: ClassVar[bool] = False
     floor: ClassVar[bool] = False
+    # The raw floor the payload's bytes travel through ("raw_pipe", "raw_socketpair"), or
+    # None where no payload byte crosses the kernel (shared memory, threads, the floors). No
+    # default: every transport says which (the cost breakdown figure draws it beside it).
+    kernel_floor: ClassVar[str | None]
     # pattern -> the operations it measures on this transport (each a separate case).
     ops: ClassVar[dict[str, tuple[str, ...]]] = {}
     # fan: "shared" (all producers and consumers on one queue), "pairs" (one channel per

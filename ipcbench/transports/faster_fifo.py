@@ -197,6 +197,7 @@ class FifoEnd(Endpoint):
 class FasterFifoTransport(Transport):
     name = "faster_fifo"
     description = "peer: faster-fifo Queue (shared-memory ring buffer), put/get (pickled)"
+    kernel_floor = None
     patterns = ("pingpong", "stream", "fan", "nowait")
     fan_mode = "shared"  # one multi-producer multi-consumer queue, like multiprocessing.Queue
     calls = CALL_STYLES

@@ -12,6 +12,7 @@ from ipcbench.transports.proxies import ProxyEnd
 class ManagerDictTransport(Transport):
     name = "manager_dict"
     description = "Manager().dict() proxy: set by a child, get by the parent"
+    kernel_floor = "raw_socketpair"
     patterns = ("proxy_ops", "shared_state")
     ops = {"proxy_ops": ("set", "get"), "shared_state": ("dict_distinct", "dict_contended")}
 

@@ -12,6 +12,7 @@ from ipcbench.transports.proxies import ProxyEnd
 class ManagerListTransport(Transport):
     name = "manager_list"
     description = "Manager().list() proxy: append by a child, get by the parent"
+    kernel_floor = "raw_socketpair"
     patterns = ("proxy_ops", "shared_state")
     ops = {"proxy_ops": ("append", "get"), "shared_state": ("list_append",)}
 

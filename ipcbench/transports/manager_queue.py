@@ -12,6 +12,7 @@ from ipcbench.transports.queues import queue_channel
 class ManagerQueueTransport(Transport):
     name = "manager_queue"
     description = "Manager().Queue(maxsize) proxy, put/get"
+    kernel_floor = "raw_socketpair"
     patterns = (
         "pingpong",
         "stream",

@@ -11,6 +11,7 @@ from ipcbench.transports.inprocess import CopyEnd, crosswise
 class MemcpyTransport(Transport):
     name = "memcpy"
     description = "floor: in-process copy into a prefaulted buffer (no IPC)"
+    kernel_floor = None
     wire = "bytes"
     in_process = True
     floor = True

@@ -11,6 +11,7 @@ from ipcbench.transports.inprocess import PickleEnd, crosswise
 class PickleTransport(Transport):
     name = "pickle"
     description = "floor: in-process pickle.dumps + loads per message (no IPC)"
+    kernel_floor = None
     in_process = True
     floor = True
 

@@ -11,6 +11,7 @@ from ipcbench.transports.connection import ObjectConn
 class PipeTransport(Transport):
     name = "pipe"
     description = "multiprocessing.Pipe() duplex, send/recv (pickled)"
+    kernel_floor = "raw_socketpair"
     patterns: ClassVar[tuple[str, ...]] = ("pingpong", "stream", "fan", "rate")
     fan_mode = "pairs"
     endpoint = ObjectConn

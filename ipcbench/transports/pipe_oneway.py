@@ -11,6 +11,7 @@ from ipcbench.transports.connection import ObjectConn
 class PipeOnewayTransport(Transport):
     name = "pipe_oneway"
     description = "Pipe(duplex=False), send/recv; two of them for ping-pong"
+    kernel_floor = "raw_pipe"
     patterns = ("pingpong", "stream", "fan", "rate")
     fan_mode = "pairs"
 

@@ -90,6 +90,7 @@ class OobConn(ObjectConn):
 class PipeOobTransport(Transport):
     name = "pipe_oob"
     description = "multiprocessing.Pipe() duplex, pickle 5 with the payload out of band"
+    kernel_floor = "raw_socketpair"
     patterns: ClassVar[tuple[str, ...]] = ("pingpong", "stream", "fan", "rate")
     fan_mode = "pairs"
 

@@ -12,6 +12,7 @@ from ipcbench.transports.queues import queue_channel
 class QueueTransport(Transport):
     name = "queue"
     description = "multiprocessing.Queue(maxsize), put/get"
+    kernel_floor = "raw_pipe"
     patterns = ("pingpong", "stream", "fan", "backpressure", "nowait", "lifecycle", "rate")
     ops = {"lifecycle": ("close_join", "qsize", "empty", "full")}
     fan_mode = "shared"

@@ -18,6 +18,7 @@ class RawFdTransport(Transport):
 
     wire = "bytes"
     floor = True
+    kernel_floor = None  # it is the floor
 
 
 class RawFdEnd(Endpoint):

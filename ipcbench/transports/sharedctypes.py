@@ -122,6 +122,7 @@ class CtypesEnd(Endpoint):
 class SharedCtypesTransport(Transport):
     name = "sharedctypes"
     description = "multiprocessing.Value / Array (shared ctypes memory), with and without lock"
+    kernel_floor = None
     patterns = ("shared_state",)
     ops = {"shared_state": OPS}
 

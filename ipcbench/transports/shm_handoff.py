@@ -296,6 +296,7 @@ class HandoffEnd(Endpoint):
 class ShmHandoffTransport(Transport):
     name = "shm_handoff"
     description = "SharedMemory block pool; a Pipe carries (block, length, seq); read in place"
+    kernel_floor = None
     wire = "bytes"
     patterns: ClassVar[tuple[str, ...]] = ("pingpong", "stream", "fan")
     fan_mode = "pairs"

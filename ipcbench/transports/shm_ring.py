@@ -369,6 +369,7 @@ class RingEnd(Endpoint):
 class ShmRingTransport(Transport):
     name = "shm_ring"
     description = "SPSC ring in one SharedMemory segment; pipe doorbells only when a side sleeps"
+    kernel_floor = None
     wire = "bytes"
     patterns: ClassVar[tuple[str, ...]] = ("pingpong", "stream", "fan")
     fan_mode = "pairs"

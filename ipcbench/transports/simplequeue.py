@@ -11,6 +11,7 @@ from ipcbench.transports.queues import queue_channel
 class SimpleQueueTransport(Transport):
     name = "simplequeue"
     description = "multiprocessing.SimpleQueue, put/get"
+    kernel_floor = "raw_pipe"
     patterns = ("pingpong", "stream", "fan", "lifecycle", "rate")
     ops = {"lifecycle": ("empty",)}
     fan_mode = "shared"

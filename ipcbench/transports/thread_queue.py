@@ -51,6 +51,7 @@ def thread_channel(make: Callable[[], Any], spec: ChannelSpec, duplex: bool) -> 
 class ThreadQueueTransport(Transport):
     name = "thread_queue"
     description = "baseline: queue.Queue(maxsize) between threads of one process (GIL)"
+    kernel_floor = None
     patterns = ("pingpong", "stream", "fan")
     fan_mode = "shared"
     uses_maxsize = True

@@ -12,6 +12,7 @@ from ipcbench.transports.thread_queue import thread_channel
 class ThreadSimpleQueueTransport(Transport):
     name = "thread_simplequeue"
     description = "baseline: queue.SimpleQueue between threads of one process (GIL)"
+    kernel_floor = None
     patterns = ("pingpong", "stream", "fan")
     fan_mode = "shared"
     calls = CALL_STYLES  # put never blocks (unbounded); get takes a timeout or nowait

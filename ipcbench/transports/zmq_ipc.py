@@ -136,6 +136,7 @@ class ZmqEnd(Endpoint):
 class ZmqIpcTransport(Transport):
     name = "zmq_ipc"
     description = "peer: pyzmq over ipc:// (PAIR ping-pong, PUSH/PULL stream), bytes frames"
+    kernel_floor = "raw_socketpair"
     wire = "bytes"
     patterns = ("pingpong", "stream", "fan")
     fan_mode = "pairs"  # one PUSH/PULL socket pair per producer x consumer, like pipes

@@ -10,6 +10,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ipcbench import transports
 from ipcbench.analysis import ranking
 from ipcbench.results.schema import human_size
 from ipcbench.views import axes, slicing
@@ -21,21 +22,6 @@ from ipcbench.views.style import (
     transport_order,
 )
 
-# Which raw floor a channel's bytes travel through (Linux); None: no kernel copy to compare
-# with (faster_fifo moves messages through shared memory).
-KERNEL_FLOOR: dict[str, str | None] = {
-    "pipe": "raw_socketpair",
-    "pipe_bytes": "raw_socketpair",
-    "pipe_oneway": "raw_pipe",
-    "queue": "raw_pipe",
-    "simplequeue": "raw_pipe",
-    "joinablequeue": "raw_pipe",
-    "manager_queue": "raw_socketpair",
-    "manager_dict": "raw_socketpair",
-    "manager_list": "raw_socketpair",
-    "zmq_ipc": "raw_socketpair",  # ipc:// is a Unix domain socket
-    "faster_fifo": None,
-}
 BREAKDOWN_COLUMNS: tuple[str, ...] = (
     "transport",
     "total",
@@ -54,9 +40,17 @@ def _us_per_msg(rows: pd.DataFrame) -> pd.DataFrame:
     return per_msg.rename("us").reset_index()
 
 
+def _declared_floor(transport: str) -> tuple[bool, str | None]:
+    """(known, floor): the raw floor a registered transport's payload bytes travel through
+    (its ``kernel_floor``; None where none crosses the kernel); (False, None) for a name this
+    ipcbench does not know (a result from another version)."""
+    cls = {c.name: c for c in transports.all_transports()}.get(transport)
+    return (False, None) if cls is None else (True, cls.kernel_floor)
+
+
 def _kernel_floor(transport: str, per_msg: Mapping[str, float]) -> str | None:
-    if transport in KERNEL_FLOOR:
-        floor = KERNEL_FLOOR[transport]
+    known, floor = _declared_floor(transport)
+    if known:
         return floor if floor in per_msg else None
     present = [f for f in ("raw_pipe", "raw_socketpair") if f in per_msg]
     return min(present, key=lambda f: per_msg[f]) if present else None
@@ -165,13 +159,23 @@ def _breakdown_notes(table: pd.DataFrame, rows: pd.DataFrame) -> list[str | None
         "to the total and the gap is not one stage's cost.",
     ]
     unpickled = list(table.loc[~table["pickles"].astype(bool), "transport"])
-    if unpickled:
-        notes.append(f"no pickle bar: {', '.join(unpickled)} send bytes frames (no pickling)")
+    threads = [t for t in unpickled if ranking.in_threads(t)]
+    frames = [t for t in unpickled if t not in threads]
+    if frames:
+        notes.append(f"no pickle bar: {', '.join(frames)} send bytes frames (no pickling)")
+    if threads:
+        notes.append(
+            f"no pickle bar: {', '.join(threads)} pass each message by reference (threads)"
+        )
     no_kernel = list(table.loc[table["kernel"].isna(), "transport"])
-    shared = [t for t in no_kernel if t in KERNEL_FLOOR and KERNEL_FLOOR[t] is None]
-    missing = [t for t in no_kernel if t not in shared]
+    declared = [t for t in no_kernel if _declared_floor(t) == (True, None)]
+    missing = [t for t in no_kernel if t not in declared]
+    shared = [t for t in declared if not ranking.in_threads(t)]
+    in_process = [t for t in declared if ranking.in_threads(t)]
     if shared:
         notes.append(f"no kernel bar: {', '.join(shared)} (shared memory, no kernel copy)")
+    if in_process:
+        notes.append(f"no kernel bar: {', '.join(in_process)} (threads of one process)")
     if missing:
         notes.append(f"no kernel bar: {', '.join(missing)} (its raw floor was not measured)")
     if table["pickles"].astype(bool).any() and table["serialization"].isna().all():
