@@ -43,9 +43,11 @@ def _us_per_msg(rows: pd.DataFrame) -> pd.DataFrame:
 def _declared_floor(transport: str) -> tuple[bool, str | None]:
     """(known, floor): the raw floor a registered transport's payload bytes travel through
     (its ``kernel_floor``; None where none crosses the kernel); (False, None) for a name this
-    ipcbench does not know (a result from another version)."""
+    ipcbench does not know (a result from another version) or a plug-in that does not say."""
     cls = {c.name: c for c in transports.all_transports()}.get(transport)
-    return (False, None) if cls is None else (True, cls.kernel_floor)
+    if cls is None or not hasattr(cls, "kernel_floor"):
+        return False, None
+    return True, cls.kernel_floor
 
 
 def _kernel_floor(transport: str, per_msg: Mapping[str, float]) -> str | None:
