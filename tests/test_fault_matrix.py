@@ -249,8 +249,9 @@ def test_the_child_that_failed_first_is_reported_not_its_peer(tmp_path: Path) ->
     channels = [transports.get("pipe")().open(ctx, spec, duplex=True) for _ in range(2)]
     old_handler = signal.signal(signal.SIGUSR1, lambda *_: None)  # the watcher's wake-up call
     try:
-        control = children.start(Echo, channels[0].child, check, "object", None, "", 0)
-        children.start(Echo, channels[1].child, check, "object", None, "", 1)
+        control = children.launch(Echo, channels[0].child, check, "object", None, "", 0)
+        children.launch(Echo, channels[1].child, check, "object", None, "", 1)
+        children.await_ready()
         for ch in channels:
             ch.child.close()
         children.procs[1].kill()  # child 1 is the one that fails ...

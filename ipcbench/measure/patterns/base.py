@@ -161,21 +161,6 @@ class Children:
         self._verdicts: dict[int, ChildFailed] = {}  # worker index -> why it ended (read once)
         self._unready: list[tuple[Any, Any, Any]] = []  # launched, Ready not read yet
 
-    def start(
-        self,
-        role: type[Role],
-        endpoint: Any,
-        check: PayloadCheck,
-        wire: str,
-        cpus: list[int] | None,
-        fault: str,
-        index: int = 0,
-    ) -> Any:
-        """Start one worker and return its control Connection once it is ready."""
-        control = self.launch(role, endpoint, check, wire, cpus, fault, index)
-        self.await_ready()
-        return control
-
     def launch(
         self,
         role: type[Role],
